@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -64,6 +66,8 @@ func init() {
 		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
 		UTF8:              cbor.UTF8RejectInvalid,
 		DefaultMapType:    nil,
+		// A key matches a field only exactly: "ID" is an unknown field, not "id".
+		FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
 	}
 	if decMode, err = do.DecMode(); err != nil {
 		panic(err)
@@ -82,40 +86,71 @@ func Marshal(v any) ([]byte, error) {
 // Unmarshal decodes canonical bytes into v, which must be a pointer. It refuses
 // input longer than MaxEnvelopeSize, trailing bytes, unknown fields, duplicate
 // map keys, and any input that does not re-encode to exactly the same bytes.
+// The error names the field at fault where there is one.
 func Unmarshal(data []byte, v any) error {
 	if len(data) > MaxEnvelopeSize {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), MaxEnvelopeSize)
 	}
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer {
+		return fmt.Errorf("schemas: unmarshal into %T: need a pointer", v)
+	}
 	rest, err := decMode.UnmarshalFirst(data, v)
 	if err != nil {
-		return fmt.Errorf("%w: %s", ErrMalformed, describeCBORError(err))
+		return fmt.Errorf("%w: %s", ErrMalformed, explain(data, t.Elem(), err))
 	}
-	if len(rest) != 0 {
-		return fmt.Errorf("%w: %d bytes after the end of the record", ErrMalformed, len(rest))
+	if n := len(rest); n == 1 {
+		return fmt.Errorf("%w: 1 byte after the end of the record", ErrMalformed)
+	} else if n > 1 {
+		return fmt.Errorf("%w: %d bytes after the end of the record", ErrMalformed, n)
 	}
 	again, err := encMode.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if !bytes.Equal(again, data) {
-		return ErrNotCanonical
+		return fmt.Errorf("%w: %s", ErrNotCanonical, explain(data, t.Elem(), nil))
 	}
 	return nil
 }
 
-// describeCBORError turns the CBOR library's errors into text that names the
-// field where it can.
-func describeCBORError(err error) string {
+// describeCBORError turns the CBOR library's errors about one data item, to be
+// decoded into a value of type t (nil if unknown), into text for a person.
+func describeCBORError(err error, t reflect.Type) string {
 	var ute *cbor.UnmarshalTypeError
 	if errors.As(err, &ute) {
-		if ute.StructFieldName != "" {
-			return fmt.Sprintf("field %s: cannot hold a CBOR %s", ute.StructFieldName, ute.CBORType)
+		cborType := ute.CBORType
+		if cborType == "primitives" {
+			cborType = "float or simple value"
 		}
-		return fmt.Sprintf("cannot decode a CBOR %s into %s", ute.CBORType, ute.GoType)
+		want := expected(t)
+		if t == nil {
+			want = "a " + ute.GoType
+		}
+		msg := fmt.Sprintf("holds a CBOR %s where %s is expected", cborType, want)
+		// The library puts an overflow in parentheses at the end.
+		if s := ute.Error(); strings.HasSuffix(s, ")") && strings.Contains(s, " overflows ") {
+			msg += s[strings.LastIndex(s, " ("):]
+		}
+		return msg
+	}
+	var dup *cbor.DupMapKeyError
+	if errors.As(err, &dup) {
+		return fmt.Sprintf("map key %s appears twice", clip(fmt.Sprint(dup.Key)))
 	}
 	var uuf *cbor.UnknownFieldError
 	if errors.As(err, &uuf) {
-		return "unknown field: " + uuf.Error()
+		return fmt.Sprintf("map entry %d is not a field of this record (unknown fields are refused, not ignored)", uuf.Index)
 	}
-	return err.Error()
+	var sem *cbor.SemanticError
+	if errors.As(err, &sem) && strings.Contains(sem.Error(), "UTF-8") {
+		return "is not valid UTF-8"
+	}
+	// Other messages may quote the input (a time that does not parse, say):
+	// keep them short.
+	msg := strings.TrimPrefix(err.Error(), "cbor: ")
+	if r := []rune(msg); len(r) > 200 {
+		msg = string(r[:200]) + "..."
+	}
+	return msg
 }

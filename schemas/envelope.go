@@ -55,13 +55,13 @@ func OpenEnvelope(data []byte) (Envelope, error) {
 		return Envelope{}, fmt.Errorf("envelope: %w", err)
 	}
 	if e.Kind == "" {
-		return Envelope{}, fmt.Errorf("envelope: %w: field kind is empty", ErrMalformed)
+		return Envelope{}, fmt.Errorf("envelope: %w: field kind: is empty", ErrMalformed)
 	}
 	if e.Version == 0 {
-		return Envelope{}, fmt.Errorf("envelope: %w: field v is zero", ErrMalformed)
+		return Envelope{}, fmt.Errorf("envelope: %w: field v: is zero (versions start at 1)", ErrMalformed)
 	}
 	if len(e.Payload) == 0 {
-		return Envelope{}, fmt.Errorf("envelope: %w: field payload is empty", ErrMalformed)
+		return Envelope{}, fmt.Errorf("envelope: %w: field payload: is empty", ErrMalformed)
 	}
 	return e, nil
 }

@@ -134,8 +134,11 @@ func (a *CrossBorderAlert) Validate() error {
 	}
 	if checkLen(ch, "regions", len(a.TargetRegions), 16) {
 		known := set(authority.Regions()...)
+		seen := map[string]bool{}
 		for i, r := range a.TargetRegions {
 			ch.Check(known[r], "regions["+itoa(i)+"]", "%q is not a region", truncate(r))
+			ch.Check(!seen[r], "regions["+itoa(i)+"]", "%q is listed twice", truncate(r))
+			seen[r] = true
 		}
 	}
 	oneOf(ch, "urgency", a.Urgency, urgencies, true)
@@ -150,11 +153,7 @@ func (a *CrossBorderAlert) Validate() error {
 	oneOf(ch, "basis", a.LegalBasis, legalBases, true)
 	oneOf(ch, "age_band", a.AgeBand, ageBands, true)
 	oneOf(ch, "sex", a.Sex, sexes, true)
-	if checkLen(ch, "exploitation", len(a.Exploitation), len(ExploitationTypes)) {
-		for i, e := range a.Exploitation {
-			oneOf(ch, "exploitation["+itoa(i)+"]", e, exploitationTypes, true)
-		}
-	}
+	checkExploitation(ch, "exploitation", a.Exploitation)
 	if checkLen(ch, "tokens", len(a.MatchTokens), MaxMatchTokens) {
 		for i, t := range a.MatchTokens {
 			ch.Check(len(t) == MatchTokenSize, "tokens["+itoa(i)+"]", "is %d bytes, want %d", len(t), MatchTokenSize)

@@ -485,16 +485,7 @@ func (r *Referral) validate(ch schemas.Checker) {
 	if len(r.ExploitationTypes) == 0 {
 		ch.Fail("exploitation", "needs at least one type (use \"unknown\" if not known)")
 	}
-	seen := map[ExploitationType]bool{}
-	if checkLen(ch, "exploitation", len(r.ExploitationTypes), len(ExploitationTypes)) {
-		for i, e := range r.ExploitationTypes {
-			oneOf(ch, "exploitation["+itoa(i)+"]", e, exploitationTypes, true)
-			if seen[e] {
-				ch.Fail("exploitation["+itoa(i)+"]", "%q is listed twice", string(e))
-			}
-			seen[e] = true
-		}
-	}
+	seen := checkExploitation(ch, "exploitation", r.ExploitationTypes)
 	if r.CountyLines && !seen[ExploitationCriminal] {
 		ch.Fail("county_lines", "county lines is criminal exploitation: add \"criminal\" to exploitation")
 	}

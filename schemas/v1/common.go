@@ -165,7 +165,7 @@ func oneOf[T ~string](c schemas.Checker, field string, v T, allowed map[T]bool, 
 		return
 	}
 	if !allowed[v] {
-		c.Fail(field, "%q is not one of the allowed values", string(v))
+		c.Fail(field, "%q is not one of the allowed values", truncate(string(v)))
 	}
 }
 
@@ -177,7 +177,7 @@ func checkAuthority(c schemas.Checker, field string, a AuthorityCode, required b
 		return
 	}
 	if !authority.Known(a) {
-		c.Fail(field, "%q is not the code of a listed authority", string(a))
+		c.Fail(field, "%q is not the code of a listed authority", truncate(string(a)))
 	}
 }
 
@@ -228,11 +228,34 @@ func checkLen(c schemas.Checker, field string, n, max int) bool {
 	return true
 }
 
-// truncate keeps error messages short when quoting hostile input.
+// truncate keeps error messages short when quoting hostile input. It cuts at
+// a character boundary, so a quoted name is never split mid-character.
 func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
+	if len(s) <= 40 {
+		return s
 	}
-	return s
+	n := 0
+	for i := range s {
+		if i > 40 {
+			break
+		}
+		n = i
+	}
+	return s[:n] + "..."
 }
 
+// checkExploitation checks a list of exploitation types: each known, none twice.
+// It returns the set of types listed.
+func checkExploitation(c schemas.Checker, field string, list []ExploitationType) map[ExploitationType]bool {
+	seen := map[ExploitationType]bool{}
+	if !checkLen(c, field, len(list), len(ExploitationTypes)) {
+		return seen
+	}
+	for i, e := range list {
+		f := field + "[" + itoa(i) + "]"
+		oneOf(c, f, e, exploitationTypes, true)
+		c.Check(!seen[e], f, "%q is listed twice", truncate(string(e)))
+		seen[e] = true
+	}
+	return seen
+}

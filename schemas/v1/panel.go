@@ -101,7 +101,7 @@ func (d *PanelDecision) Validate() error {
 	checkAuthority(ch, "lead", d.LeadAuthority, true)
 	checkTime(ch, "meeting_at", d.MeetingAt, true)
 	checkTime(ch, "decided_at", d.DecidedAt, true)
-	members := map[string]bool{}
+	members := map[string]Capacity{}
 	chairs := 0
 	if len(d.Attendance) == 0 {
 		ch.Fail("attendance", "is required")
@@ -112,21 +112,42 @@ func (d *PanelDecision) Validate() error {
 			ac.Text("member", a.MemberID, true, MaxShortText, false)
 			oneOf(ac, "capacity", a.Capacity, capacities, true)
 			checkAuthority(ac, "authority", a.Authority, a.Capacity == CapacityLocalAuthority)
-			ac.Check(!members[a.MemberID], "member", "%q attends twice", truncate(a.MemberID))
-			members[a.MemberID] = true
+			if _, twice := members[a.MemberID]; twice {
+				ac.Fail("member", "%q attends twice", truncate(a.MemberID))
+			} else {
+				members[a.MemberID] = a.Capacity
+			}
 			if a.Chair {
 				chairs++
 			}
 		}
 	}
 	ch.Check(chairs == 1, "attendance", "needs exactly one chair, has %d", chairs)
+	if len(d.Votes) == 0 {
+		// A verdict is reached by the voting members' votes; a record without
+		// them cannot show how it was reached. (This also keeps one encoding:
+		// an empty list and a nil one would otherwise both be accepted.)
+		ch.Fail("votes", "is required: record how each voting member voted")
+	}
 	if checkLen(ch, "votes", len(d.Votes), 128) {
+		type ballot struct {
+			member string
+			stage  DecisionStage
+		}
+		voted := map[ballot]bool{}
 		for i, v := range d.Votes {
 			vc := ch.Index("votes", i)
 			vc.Text("member", v.MemberID, true, MaxShortText, false)
-			vc.Check(v.MemberID == "" || members[v.MemberID], "member", "%q did not attend", truncate(v.MemberID))
+			if capacity, attended := members[v.MemberID]; v.MemberID != "" && !attended {
+				vc.Fail("member", "%q did not attend", truncate(v.MemberID))
+			} else if attended && capacity != "" && !capacity.Voting() {
+				vc.Fail("member", "%q attends as %s, which does not vote", truncate(v.MemberID), truncate(string(capacity)))
+			}
 			oneOf(vc, "stage", v.Stage, stages, true)
 			oneOf(vc, "choice", v.Choice, voteChoices, true)
+			b := ballot{v.MemberID, v.Stage}
+			vc.Check(!voted[b], "member", "%q votes twice on %s", truncate(v.MemberID), truncate(string(v.Stage)))
+			voted[b] = true
 		}
 	}
 	if len(d.Outcomes) == 0 || len(d.Outcomes) > 2 {
@@ -136,7 +157,7 @@ func (d *PanelDecision) Validate() error {
 		for i, o := range d.Outcomes {
 			oc := ch.Index("outcomes", i)
 			oneOf(oc, "stage", o.Stage, stages, true)
-			oc.Check(!seen[o.Stage], "stage", "%q is listed twice", string(o.Stage))
+			oc.Check(!seen[o.Stage], "stage", "%q is listed twice", truncate(string(o.Stage)))
 			seen[o.Stage] = true
 			oneOf(oc, "outcome", o.Outcome, outcomes, true)
 			oc.Text("test", o.TestApplied, true, MaxLongText, true)

@@ -54,15 +54,25 @@ func (r *RelocationRequest) Validate() error {
 	checkTime(ch, "requested_at", r.RequestedAt, true)
 	oneOf(ch, "reason", r.Reason, relocationReasons, true)
 	if r.MoveDate != "" {
-		ch.Check(r.MoveDate.Valid(), "move_date", "%q is not a valid YYYY-MM-DD date", truncate(string(r.MoveDate)))
+		if !r.MoveDate.Valid() {
+			ch.Fail("move_date", "%q is not a valid YYYY-MM-DD date", truncate(string(r.MoveDate)))
+		} else if !r.RequestedAt.IsZero() {
+			// A move is within a year of the request. The window also keeps the
+			// field from carrying any other date, such as a date of birth, in a
+			// message that crosses a border before the case is accepted.
+			move, _ := r.MoveDate.Time()
+			day, _ := DateOf(r.RequestedAt.UTC()).Time()
+			if move.Before(day.AddDate(-1, 0, 0)) || move.After(day.AddDate(1, 0, 0)) {
+				ch.Fail("move_date", "%s is more than a year from the request (%s)", r.MoveDate, DateOf(r.RequestedAt.UTC()))
+			}
+		}
 	}
 	oneOf(ch, "urgency", r.Urgency, urgencies, true)
 	oneOf(ch, "age_band", r.AgeBand, ageBands, true)
 	oneOf(ch, "sex", r.Sex, sexes, true)
-	if checkLen(ch, "exploitation", len(r.Exploitation), len(ExploitationTypes)) {
-		for i, e := range r.Exploitation {
-			oneOf(ch, "exploitation["+itoa(i)+"]", e, exploitationTypes, true)
-		}
+	seen := checkExploitation(ch, "exploitation", r.Exploitation)
+	if r.CountyLines && !seen[ExploitationCriminal] {
+		ch.Fail("county_lines", "county lines is criminal exploitation: add \"criminal\" to exploitation")
 	}
 	oneOf(ch, "nrm_state", r.NRMState, caseStates, true)
 	oneOf(ch, "basis", r.LegalBasis, legalBases, true)
