@@ -21,7 +21,14 @@ Each authority runs one node that holds its cases encrypted on its own disk.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand())
+	root.AddCommand(
+		newInitCommand(),
+		newAuditCommand(),
+		newBackupCommand(),
+		newRestoreCommand(),
+		newRosterCommand(),
+		newVersionCommand(),
+	)
 	return root
 }
 

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"nrmnet/schemas/authority"
+	v1 "nrmnet/schemas/v1"
+	"nrmnet/storage"
+)
+
+// ConfigFile is the name of the node's configuration file in its directory.
+const ConfigFile = "config.yaml"
+
+// envPrefix starts every environment override: NRMNET_STORAGE_SYNC_INTERVAL
+// overrides storage.sync_interval.
+const envPrefix = "NRMNET_"
+
+// maxConfigSize bounds what we read of a config file.
+const maxConfigSize = 1 << 20
+
+// nodeConfig is the node's config.yaml. Paths are relative to the node
+// directory unless absolute. Durations are strings such as "1s" or "10m".
+type nodeConfig struct {
+	Authority v1.AuthorityCode `yaml:"authority"`
+	DataDir   string           `yaml:"data_dir"`
+	KeysDir   string           `yaml:"keys_dir"`
+	Storage   storageConfig    `yaml:"storage"`
+	Log       logConfig        `yaml:"log"`
+}
+
+type storageConfig struct {
+	SyncInterval   time.Duration `yaml:"sync_interval"`
+	SyncReads      bool          `yaml:"sync_reads"`
+	GCInterval     time.Duration `yaml:"gc_interval"`
+	GCDiscardRatio float64       `yaml:"gc_discard_ratio"`
+	MemTableMiB    int64         `yaml:"memtable_mib"`
+	BlockCacheMiB  int64         `yaml:"block_cache_mib"`
+	IndexCacheMiB  int64         `yaml:"index_cache_mib"`
+}
+
+type logConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json or text
+}
+
+func defaultNodeConfig(a v1.AuthorityCode) nodeConfig {
+	d := storage.DefaultConfig()
+	return nodeConfig{
+		Authority: a,
+		DataDir:   "data",
+		KeysDir:   "keys",
+		Storage: storageConfig{
+			SyncInterval:   d.SyncInterval,
+			SyncReads:      d.SyncReads,
+			GCInterval:     d.GCInterval,
+			GCDiscardRatio: d.GCDiscardRatio,
+			MemTableMiB:    d.MemTableSize >> 20,
+			BlockCacheMiB:  d.BlockCacheSize >> 20,
+			IndexCacheMiB:  d.IndexCacheSize >> 20,
+		},
+		Log: logConfig{Level: "info", Format: "json"},
+	}
+}
+
+func (c nodeConfig) validate() error {
+	var errs []error
+	if c.Authority == "" {
+		errs = append(errs, errors.New("authority: is required (the three-letter code, e.g. ISL)"))
+	} else if !authority.Known(c.Authority) {
+		errs = append(errs, fmt.Errorf("authority: %q is not the code of a listed authority", c.Authority))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir: is required"))
+	}
+	if c.KeysDir == "" {
+		errs = append(errs, errors.New("keys_dir: is required"))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not json or text", c.Log.Format))
+	}
+	return errors.Join(errs...)
+}
+
+// storageConfig returns the store's configuration for the node in dir.
+func (c nodeConfig) storeConfig(dir string) storage.Config {
+	s := storage.DefaultConfig()
+	s.DataDir = resolve(dir, c.DataDir)
+	s.KeysDir = resolve(dir, c.KeysDir)
+	s.Authority = c.Authority
+	s.SyncInterval = c.Storage.SyncInterval
+	s.SyncReads = c.Storage.SyncReads
+	s.GCInterval = c.Storage.GCInterval
+	s.GCDiscardRatio = c.Storage.GCDiscardRatio
+	s.MemTableSize = c.Storage.MemTableMiB << 20
+	s.BlockCacheSize = c.Storage.BlockCacheMiB << 20
+	s.IndexCacheSize = c.Storage.IndexCacheMiB << 20
+	return s
+}
+
+func resolve(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// loadNodeConfig reads dir/config.yaml strictly (an unknown key is an error
+// that names it), then applies NRMNET_* environment overrides, then validates.
+func loadNodeConfig(dir string, env func(string) (string, bool)) (nodeConfig, error) {
+	path := filepath.Join(dir, ConfigFile)
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nodeConfig{}, fmt.Errorf("no node here: %s does not exist (create a node with: nrmnet init --dir %s --authority CODE)", path, dir)
+		}
+		return nodeConfig{}, err
+	}
+	defer f.Close()
+	c, err := parseNodeConfig(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return nodeConfig{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := applyEnv(&c, env); err != nil {
+		return nodeConfig{}, err
+	}
+	if err := c.validate(); err != nil {
+		return nodeConfig{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+func parseNodeConfig(r io.Reader) (nodeConfig, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nodeConfig{}, err
+	}
+	if len(b) > maxConfigSize {
+		return nodeConfig{}, fmt.Errorf("config is larger than %d bytes", maxConfigSize)
+	}
+	c := defaultNodeConfig("")
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nodeConfig{}, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// applyEnv overrides fields from environment variables named after their
+// YAML paths: NRMNET_AUTHORITY, NRMNET_STORAGE_SYNC_INTERVAL, NRMNET_LOG_LEVEL.
+func applyEnv(c *nodeConfig, env func(string) (string, bool)) error {
+	return walkEnv(reflect.ValueOf(c).Elem(), envPrefix, env)
+}
+
+func walkEnv(v reflect.Value, prefix string, env func(string) (string, bool)) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := prefix + strings.ToUpper(tag)
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct {
+			if err := walkEnv(fv, name+"_", env); err != nil {
+				return err
+			}
+			continue
+		}
+		s, ok := env(name)
+		if !ok {
+			continue
+		}
+		if err := setFromString(fv, s); err != nil {
+			return fmt.Errorf("environment %s=%q: %w", name, s, err)
+		}
+	}
+	return nil
+}
+
+func setFromString(v reflect.Value, s string) error {
+	if v.Type() == reflect.TypeOf(time.Duration(0)) {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("not a duration such as 1s or 10m")
+		}
+		v.SetInt(int64(d))
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("not true or false")
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("not a whole number")
+		}
+		v.SetInt(n)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("not a number")
+		}
+		v.SetFloat(f)
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}
+
+// writeNodeConfig writes a commented config.yaml for a new node.
+func writeNodeConfig(path string, c nodeConfig) error {
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return err
+	}
+	head := "# nrmnet node configuration. Paths are relative to this directory.\n" +
+		"# Every key can be overridden from the environment: storage.sync_interval\n" +
+		"# by NRMNET_STORAGE_SYNC_INTERVAL. Unknown keys are refused.\n"
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append([]byte(head), b...)); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
