@@ -70,6 +70,13 @@ type Case struct {
 	Assurance         *Assurance         `cbor:"assurance,omitempty"`
 	PostExitReviews   []PostExitReview   `cbor:"post_exit_reviews,omitempty"`
 	Relocations       []RelocationRecord `cbor:"relocations,omitempty"`
+
+	// Added after the first release: optional, omitted when empty.
+
+	// Scope is the scope check's result; nil until it is recorded.
+	Scope *ScopeAssessment `cbor:"scope,omitempty"`
+	// Closure says why the case was closed; nil unless closed.
+	Closure *Closure `cbor:"closure,omitempty"`
 }
 
 // ChildIdentity is who the child is, as far as is known.
@@ -253,6 +260,9 @@ type NRMDecision struct {
 	Reasons         string        `cbor:"reasons"`
 	TestApplied     string        `cbor:"test"`
 	ChildViews      string        `cbor:"child_views,omitempty"` // how the child's wishes were taken into account
+	// DecidedBy says who made the decision, in words a child can read:
+	// the panel's name, or the decision maker's role. Optional.
+	DecidedBy string `cbor:"decided_by,omitempty"`
 }
 
 // ReconsiderationGrounds are the grounds on which a negative decision may be
@@ -286,6 +296,11 @@ type Reconsideration struct {
 	Outcome     ReconsiderationOutcome `cbor:"outcome"`
 	DecidedAt   *time.Time             `cbor:"decided_at,omitempty"`
 	Reasons     string                 `cbor:"reasons,omitempty"`
+	// Decision is the index in Case.Decisions of the negative decision
+	// reconsidered; nil in records made before it existed.
+	Decision *int `cbor:"decision,omitempty"`
+	// DecidedBy is who decided the reconsideration (user ID); optional.
+	DecidedBy string `cbor:"decided_by,omitempty"`
 }
 
 // AssuranceStatus tracks a devolved decision returned to the Single Competent
@@ -306,6 +321,10 @@ type Assurance struct {
 	SubmittedAt time.Time       `cbor:"submitted_at"`
 	ResolvedAt  *time.Time      `cbor:"resolved_at,omitempty"`
 	Query       string          `cbor:"query,omitempty"` // the SCA's query, when queried
+	// History lists every submission and answer, oldest first; its last
+	// step's status is Status. Optional: records made before it existed
+	// hold only the latest step.
+	History []AssuranceStep `cbor:"history,omitempty"`
 }
 
 // PostExitReview is a review 6 or 12 months after the case left the process.
@@ -336,6 +355,9 @@ type RelocationRecord struct {
 	RequestedAt time.Time        `cbor:"requested_at"`
 	Status      RelocationStatus `cbor:"status"`
 	ResolvedAt  *time.Time       `cbor:"resolved_at,omitempty"`
+	// ConferenceAt is when the transfer-in child protection conference was
+	// held after an accepted move into the destination; nil until then.
+	ConferenceAt *time.Time `cbor:"conference_at,omitempty"`
 }
 
 // Kind implements Record.
@@ -403,6 +425,16 @@ func (c *Case) Validate() error {
 				rc.Fail("decided_at", "is required once the outcome is %s", r.Outcome)
 			}
 			rc.Text("reasons", r.Reasons, false, MaxLongText, true)
+			if r.Decision != nil {
+				i := *r.Decision
+				if i < 0 || i >= len(c.Decisions) {
+					rc.Fail("decision", "is %d, but the case has %d decisions", i, len(c.Decisions))
+				} else if d := c.Decisions[i]; d.Outcome != OutcomeNegative || d.Stage != r.Stage {
+					rc.Fail("decision", "decision %d is a %s %s decision; a reconsideration is of a negative %s decision",
+						i, truncate(string(d.Outcome)), truncate(string(d.Stage)), truncate(string(r.Stage)))
+				}
+			}
+			rc.Text("decided_by", r.DecidedBy, false, MaxShortText, false)
 		}
 	}
 	if a := c.Assurance; a != nil {
@@ -413,6 +445,7 @@ func (c *Case) Validate() error {
 			checkTime(ac, "resolved_at", *a.ResolvedAt, true)
 		}
 		ac.Text("query", a.Query, false, MaxLongText, true)
+		a.validateHistory(ac)
 	}
 	if checkLen(ch, "post_exit_reviews", len(c.PostExitReviews), 2) {
 		for i, r := range c.PostExitReviews {
@@ -437,7 +470,22 @@ func (c *Case) Validate() error {
 			if r.ResolvedAt != nil {
 				checkTime(rc, "resolved_at", *r.ResolvedAt, true)
 			}
+			if r.ConferenceAt != nil {
+				checkTime(rc, "conference_at", *r.ConferenceAt, true)
+				switch {
+				case r.Status != RelocationAccepted:
+					rc.Fail("conference_at", "a transfer-in conference follows an accepted move, but the request is %s", truncate(string(r.Status)))
+				case r.ResolvedAt != nil && r.ConferenceAt.Before(*r.ResolvedAt):
+					rc.Fail("conference_at", "is before the move was accepted")
+				}
+			}
 		}
+	}
+	if c.Scope != nil {
+		c.Scope.validate(ch.At("scope"), c.State)
+	}
+	if c.Closure != nil {
+		c.Closure.validate(ch.At("closure"), c.State)
 	}
 	return ch.Err()
 }
@@ -510,6 +558,7 @@ func (d *NRMDecision) validate(ch schemas.Checker) {
 	ch.Text("reasons", d.Reasons, true, MaxLongText, true)
 	ch.Text("test", d.TestApplied, true, MaxLongText, true)
 	ch.Text("child_views", d.ChildViews, false, MaxLongText, true)
+	ch.Text("decided_by", d.DecidedBy, false, MaxShortText, false)
 }
 
 func upperCode(s string, n int) bool {

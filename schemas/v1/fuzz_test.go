@@ -73,6 +73,9 @@ func addGoldenSeeds(f *testing.F, kinds ...schemas.Kind) {
 			f.Add(mustGoldenBytes(f, g.kind))
 		}
 	}
+	if len(kinds) == 0 || slices.Contains(kinds, schemas.KindCase) {
+		f.Add(mustClosedCaseBytes(f))
+	}
 }
 
 func FuzzUnmarshal(f *testing.F) {
@@ -219,7 +222,15 @@ func TestSeedCorpus(t *testing.T) {
 		all["golden-"+string(g.kind)] = mustGoldenBytes(t, g.kind)
 		all["sparse-"+string(g.kind)] = mustMarshal(t, sparseRecords[g.kind]())
 	}
+	all["golden-"+closedCaseGolden] = mustClosedCaseBytes(t)
 	corpora[filepath.Join("testdata", "fuzz", "FuzzUnmarshal")] = all
+	// The closed case carries the fields added after the first release;
+	// its mutations reach their decoders and validators.
+	closed := mustClosedCaseBytes(t)
+	caseSeeds := corpora[filepath.Join("testdata", "fuzz", "FuzzUnmarshalCase")]
+	caseSeeds["golden-closed"] = closed
+	caseSeeds["closed-flipped-byte"] = func() []byte { b := slices.Clone(closed); b[len(b)*9/10] ^= 0x01; return b }()
+	caseSeeds["closed-truncated"] = closed[:len(closed)*9/10]
 	// The envelope decoder lives in package schemas; its seeds come from here
 	// because the records do.
 	corpora[filepath.Join("..", "testdata", "fuzz", "FuzzOpenEnvelope")] = map[string][]byte{
