@@ -223,10 +223,12 @@ func cloneCase(c *v1.Case) *v1.Case {
 	n.Reconsiderations = slices.Clone(c.Reconsiderations)
 	for i := range n.Reconsiderations {
 		n.Reconsiderations[i].DecidedAt = clonePtr(c.Reconsiderations[i].DecidedAt)
+		n.Reconsiderations[i].Decision = clonePtr(c.Reconsiderations[i].Decision)
 	}
 	if c.Assurance != nil {
 		a := *c.Assurance
 		a.ResolvedAt = clonePtr(c.Assurance.ResolvedAt)
+		a.History = slices.Clone(c.Assurance.History)
 		n.Assurance = &a
 	}
 	n.PostExitReviews = slices.Clone(c.PostExitReviews)
@@ -236,7 +238,15 @@ func cloneCase(c *v1.Case) *v1.Case {
 	n.Relocations = slices.Clone(c.Relocations)
 	for i := range n.Relocations {
 		n.Relocations[i].ResolvedAt = clonePtr(c.Relocations[i].ResolvedAt)
+		n.Relocations[i].ConferenceAt = clonePtr(c.Relocations[i].ConferenceAt)
 	}
+	if c.Scope != nil {
+		sc := *c.Scope
+		sc.AgeAtReferral = clonePtr(c.Scope.AgeAtReferral)
+		sc.DaysToEighteenth = clonePtr(c.Scope.DaysToEighteenth)
+		n.Scope = &sc
+	}
+	n.Closure = clonePtr(c.Closure)
 	return &n
 }
 

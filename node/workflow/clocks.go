@@ -135,10 +135,14 @@ func Deadlines(c *v1.Case, p Policy, cal *calendar.Calendar, div calendar.Divisi
 	}
 
 	// DOMAIN.md: "for a child on a protection plan a transfer-in conference
-	// follows within 15 working days" of acceptance. The case record has no
-	// field to say the conference was held, so this stays unmet.
+	// follows within 15 working days" of acceptance; met when the
+	// conference is recorded (RecordTransferInConference).
 	if r, ok := acceptedInto(c); ok && c.Safeguarding.ProtectionPlan {
-		if err := add(DeadlineTransferInConference, "transfer-in conference", *r.ResolvedAt, p.TransferInConference, time.Time{}); err != nil {
+		var metAt time.Time
+		if r.ConferenceAt != nil {
+			metAt = *r.ConferenceAt
+		}
+		if err := add(DeadlineTransferInConference, "transfer-in conference", *r.ResolvedAt, p.TransferInConference, metAt); err != nil {
 			return nil, err
 		}
 	}
@@ -292,6 +296,10 @@ func reconsiderationOfLast(c *v1.Case) (v1.Reconsideration, bool) {
 	d, ok := lastDecision(c)
 	r, ok2 := lastReconsideration(c)
 	if !ok || !ok2 || r.RequestedAt.Before(d.DecidedAt) {
+		return v1.Reconsideration{}, false
+	}
+	if r.Decision != nil && *r.Decision != len(c.Decisions)-1 {
+		// The link says it: the reconsideration is of an earlier decision.
 		return v1.Reconsideration{}, false
 	}
 	if r.Outcome == v1.ReconsiderationAccepted && c.State != v1.StateReconsiderationAccepted {

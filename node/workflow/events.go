@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"nrmnet/node/calendar"
@@ -49,6 +50,8 @@ const (
 	KindRateRisk           EventKind = "rate_risk"
 	KindRecordChildViews   EventKind = "record_child_views"
 	KindAssignAdvocate     EventKind = "assign_advocate"
+	// The transfer-in child protection conference is safeguarding work too.
+	KindRecordTransferInConference EventKind = "record_transfer_in_conference"
 
 	kindRecordDecision EventKind = "record_decision" // a decision of no known stage
 )
@@ -60,30 +63,31 @@ var eventKinds = []EventKind{
 	KindRequestReconsideration, KindDecideReconsideration, KindSubmitAssurance,
 	KindRecordAssurance, KindExitProcess, KindRecordPostExitReview, KindClose,
 	KindTransferOut, KindUpdateSafeguarding, KindRateRisk, KindRecordChildViews,
-	KindAssignAdvocate,
+	KindAssignAdvocate, KindRecordTransferInConference,
 }
 
 var eventLabels = map[EventKind]string{
-	KindStartScopeCheck:        "start the scope check",
-	KindRecordScope:            "record the scope decision",
-	KindRecordRGDecision:       "record a reasonable grounds decision",
-	KindRecordCGDecision:       "record a conclusive grounds decision",
-	KindRecordSameMeeting:      "record reasonable and conclusive grounds decisions made at one meeting",
-	KindStartRecoveryPeriod:    "start the recovery period",
-	KindStartConclusiveGrounds: "start conclusive grounds consideration",
-	KindRequestReconsideration: "request a reconsideration",
-	KindDecideReconsideration:  "decide the reconsideration",
-	KindSubmitAssurance:        "submit the decision for assurance",
-	KindRecordAssurance:        "record the assurance outcome",
-	KindExitProcess:            "exit the NRM process",
-	KindRecordPostExitReview:   "record a post-exit review",
-	KindClose:                  "close the case",
-	KindTransferOut:            "transfer the case out",
-	KindUpdateSafeguarding:     "update safeguarding",
-	KindRateRisk:               "rate the risk",
-	KindRecordChildViews:       "record the child's views",
-	KindAssignAdvocate:         "assign an advocate",
-	kindRecordDecision:         "record a decision",
+	KindStartScopeCheck:            "start the scope check",
+	KindRecordScope:                "record the scope decision",
+	KindRecordRGDecision:           "record a reasonable grounds decision",
+	KindRecordCGDecision:           "record a conclusive grounds decision",
+	KindRecordSameMeeting:          "record reasonable and conclusive grounds decisions made at one meeting",
+	KindStartRecoveryPeriod:        "start the recovery period",
+	KindStartConclusiveGrounds:     "start conclusive grounds consideration",
+	KindRequestReconsideration:     "request a reconsideration",
+	KindDecideReconsideration:      "decide the reconsideration",
+	KindSubmitAssurance:            "submit the decision for assurance",
+	KindRecordAssurance:            "record the assurance outcome",
+	KindExitProcess:                "exit the NRM process",
+	KindRecordPostExitReview:       "record a post-exit review",
+	KindClose:                      "close the case",
+	KindTransferOut:                "transfer the case out",
+	KindUpdateSafeguarding:         "update safeguarding",
+	KindRateRisk:                   "rate the risk",
+	KindRecordChildViews:           "record the child's views",
+	KindAssignAdvocate:             "assign an advocate",
+	KindRecordTransferInConference: "record the transfer-in conference",
+	kindRecordDecision:             "record a decision",
 }
 
 // String returns what the event does, in words: "record a conclusive grounds
@@ -104,6 +108,10 @@ type StartScopeCheck struct{}
 // Competent Authority. InScope is refused when CheckScope finds the child
 // out of scope with certainty; where it needs a person (no date of birth, an
 // estimate straddling the boundary) the person's decision stands.
+//
+// The assessment is kept on the case (v1.Case.Scope): the child's age and
+// days to the 18th birthday on the date of referral, whether the age was
+// disputed or the estimate uncertain, the outcome, the reason, who and when.
 type RecordScope struct {
 	InScope bool
 	Reason  string
@@ -121,6 +129,9 @@ type RecordDecision struct {
 	PanelDecisionID v1.ID // the panel's full record, if made by a panel
 	// DecidedAt is when the decision was made; zero means when recorded.
 	DecidedAt time.Time
+	// DecidedBy says who decided, in words the child can read: the panel's
+	// name or the decision maker's role. Optional.
+	DecidedBy string
 }
 
 // RecordDecisions records Reasonable and Conclusive Grounds decisions made at
@@ -133,6 +144,7 @@ type RecordDecisions struct {
 	ChildViews      string
 	PanelDecisionID v1.ID
 	DecidedAt       time.Time // zero means when recorded
+	DecidedBy       string    // the panel's name or the decision maker's role; optional
 }
 
 // StartRecoveryPeriod records that the recovery period after a positive RG
@@ -181,10 +193,27 @@ type RecordPostExitReview struct {
 	Outcome string
 }
 
-// Close closes the case. The reason belongs in the node's audit record of the
-// event: the case record has no field for it yet.
+// Close closes the case, recording why on the case (v1.Case.Closure). Code
+// is the reason as a code for management information; empty means the one
+// the state implies (referred_to_sca from referred_to_sca, process_complete
+// from assured, reviews_complete from post_exit_review); from received it
+// must be given (a duplicate, or recorded in error). Reason says why in
+// words.
 type Close struct {
+	Code   v1.ClosureReason
 	Reason string
+}
+
+// RecordTransferInConference records that the transfer-in child protection
+// conference was held after a move into the authority was accepted. It meets
+// the transfer-in conference clock. Like all safeguarding work it is allowed
+// in every state and never moves the case.
+type RecordTransferInConference struct {
+	// Request is the relocation; empty means the last accepted move into the
+	// responsible authority.
+	Request v1.ID
+	// HeldAt is when the conference was held; zero means when recorded.
+	HeldAt time.Time
 }
 
 // TransferOut records that the destination accepted the relocation of the
@@ -238,6 +267,9 @@ func (UpdateSafeguarding) Kind() EventKind     { return KindUpdateSafeguarding }
 func (RateRisk) Kind() EventKind               { return KindRateRisk }
 func (RecordChildViews) Kind() EventKind       { return KindRecordChildViews }
 func (AssignAdvocate) Kind() EventKind         { return KindAssignAdvocate }
+func (RecordTransferInConference) Kind() EventKind {
+	return KindRecordTransferInConference
+}
 
 // Kind implements Event: an RG and a CG decision are different events.
 func (e RecordDecision) Kind() EventKind {
@@ -269,6 +301,7 @@ func (e RecordDecision) check(ch schemas.Checker) {
 	ch.Text("reasons", e.Reasons, true, v1.MaxLongText, true)
 	ch.Text("child_views", e.ChildViews, true, v1.MaxLongText, true)
 	checkOptionalID(ch, "panel_decision", e.PanelDecisionID)
+	ch.Text("decided_by", e.DecidedBy, false, v1.MaxShortText, false)
 }
 
 func (e RecordDecisions) check(ch schemas.Checker) {
@@ -277,6 +310,7 @@ func (e RecordDecisions) check(ch schemas.Checker) {
 	ch.Text("cg_reasons", e.CGReasons, true, v1.MaxLongText, true)
 	ch.Text("child_views", e.ChildViews, true, v1.MaxLongText, true)
 	checkOptionalID(ch, "panel_decision", e.PanelDecisionID)
+	ch.Text("decided_by", e.DecidedBy, false, v1.MaxShortText, false)
 }
 
 func (e RequestReconsideration) check(ch schemas.Checker) {
@@ -301,7 +335,15 @@ func (e RecordPostExitReview) check(ch schemas.Checker) {
 }
 
 func (e Close) check(ch schemas.Checker) {
+	ch.Check(e.Code == "" || slices.Contains(v1.ClosureReasons, e.Code), "code", "%q is not a closure reason", short(e.Code))
 	ch.Text("reason", e.Reason, true, v1.MaxLongText, true)
+}
+
+func (e RecordTransferInConference) check(ch schemas.Checker) {
+	checkOptionalID(ch, "request", e.Request)
+	if !e.HeldAt.IsZero() {
+		checkYear(ch, "held_at", e.HeldAt)
+	}
 }
 
 func (e TransferOut) check(ch schemas.Checker) {
@@ -374,13 +416,27 @@ func checkOptionalID(ch schemas.Checker, field string, id v1.ID) {
 func (StartScopeCheck) apply(*step) (v1.CaseState, error) { return v1.StateScopeCheck, nil }
 
 func (e RecordScope) apply(s *step) (v1.CaseState, error) {
+	r := CheckScope(s.c.Identity, s.c.Referral.ReferredAt, s.p)
+	if e.InScope && !r.InScope && !r.NeedsAssessment && !r.Uncertain {
+		return "", fmt.Errorf("workflow: cannot record the case as in scope: %s: %w", r.Reason, ErrOutOfScope)
+	}
+	a := &v1.ScopeAssessment{
+		AgeDisputed: r.AgeDisputed,
+		Uncertain:   r.Uncertain,
+		Outcome:     v1.ScopeReferredToSCA,
+		Reason:      e.Reason,
+		AssessedAt:  s.at,
+		AssessedBy:  s.actor,
+	}
+	if r.Eighteenth != "" {
+		a.AgeAtReferral = ptr(r.Age)
+		a.DaysToEighteenth = ptr(r.DaysToEighteenth)
+	}
+	s.c.Scope = a
 	if !e.InScope {
 		return v1.StateReferredToSCA, nil
 	}
-	r := CheckScope(s.c.Identity, s.c.Referral.ReferredAt, s.p)
-	if !r.InScope && !r.NeedsAssessment && !r.Uncertain {
-		return "", fmt.Errorf("workflow: cannot record the case as in scope: %s: %w", r.Reason, ErrOutOfScope)
-	}
+	a.Outcome = v1.ScopeInScope
 	return v1.StateRGPending, nil
 }
 
@@ -405,6 +461,7 @@ func (e RecordDecision) apply(s *step) (v1.CaseState, error) {
 		Reasons:         e.Reasons,
 		TestApplied:     testFor(e.Stage),
 		ChildViews:      e.ChildViews,
+		DecidedBy:       e.DecidedBy,
 	})
 	return decidedState(e.Stage, e.Outcome), nil
 }
@@ -423,11 +480,11 @@ func (e RecordDecisions) apply(s *step) (v1.CaseState, error) {
 	s.c.Decisions = append(s.c.Decisions,
 		v1.NRMDecision{
 			Stage: v1.StageRG, Outcome: v1.OutcomePositive, DecidedAt: at, PanelDecisionID: e.PanelDecisionID,
-			Reasons: e.RGReasons, TestApplied: v1.TestReasonableGrounds, ChildViews: e.ChildViews,
+			Reasons: e.RGReasons, TestApplied: v1.TestReasonableGrounds, ChildViews: e.ChildViews, DecidedBy: e.DecidedBy,
 		},
 		v1.NRMDecision{
 			Stage: v1.StageCG, Outcome: e.CGOutcome, DecidedAt: at, PanelDecisionID: e.PanelDecisionID,
-			Reasons: e.CGReasons, TestApplied: v1.TestConclusiveGrounds, ChildViews: e.ChildViews,
+			Reasons: e.CGReasons, TestApplied: v1.TestConclusiveGrounds, ChildViews: e.ChildViews, DecidedBy: e.DecidedBy,
 		})
 	return decidedState(v1.StageCG, e.CGOutcome), nil
 }
@@ -469,6 +526,7 @@ func (e RequestReconsideration) apply(s *step) (v1.CaseState, error) {
 		RequestedBy: by,
 		Grounds:     e.Grounds,
 		Outcome:     v1.ReconsiderationPending,
+		Decision:    ptr(len(s.c.Decisions) - 1),
 	})
 	return v1.StateReconsiderationRequest, nil
 }
@@ -481,6 +539,7 @@ func (e DecideReconsideration) apply(s *step) (v1.CaseState, error) {
 	r := &s.c.Reconsiderations[n-1]
 	r.DecidedAt = ptr(s.at)
 	r.Reasons = e.Reasons
+	r.DecidedBy = s.actor
 	if e.Accepted {
 		r.Outcome = v1.ReconsiderationAccepted
 		return v1.StateReconsiderationAccepted, nil
@@ -493,7 +552,11 @@ func (SubmitAssurance) apply(s *step) (v1.CaseState, error) {
 	a := &v1.Assurance{Status: v1.AssuranceSubmitted, SubmittedAt: s.at}
 	if s.from == v1.StateAssuranceQueried && s.c.Assurance != nil {
 		a.Query = s.c.Assurance.Query // the query answered by this resubmission
+		// The history continues across a query; a fresh submission (of a
+		// new decision) starts a new one.
+		a.History = s.c.Assurance.History
 	}
+	a.History = append(a.History, v1.AssuranceStep{Status: v1.AssuranceSubmitted, At: s.at, By: s.actor})
 	s.c.Assurance = a
 	return v1.StateAssuranceSubmitted, nil
 }
@@ -502,13 +565,21 @@ func (e RecordAssurance) apply(s *step) (v1.CaseState, error) {
 	if s.c.Assurance == nil {
 		return "", s.refuse(e.Kind(), "nothing was submitted")
 	}
-	s.c.Assurance.ResolvedAt = ptr(s.at)
+	a := s.c.Assurance
+	a.ResolvedAt = ptr(s.at)
+	if len(a.History) == 0 {
+		// A record from before the history existed: start it from the
+		// submission it holds.
+		a.History = []v1.AssuranceStep{{Status: v1.AssuranceSubmitted, At: a.SubmittedAt, By: s.actor}}
+	}
 	if e.Assured {
-		s.c.Assurance.Status = v1.AssuranceAssured
+		a.Status = v1.AssuranceAssured
+		a.History = append(a.History, v1.AssuranceStep{Status: v1.AssuranceAssured, At: s.at, By: s.actor})
 		return v1.StateAssured, nil
 	}
-	s.c.Assurance.Status = v1.AssuranceQueried
-	s.c.Assurance.Query = e.Query
+	a.Status = v1.AssuranceQueried
+	a.Query = e.Query
+	a.History = append(a.History, v1.AssuranceStep{Status: v1.AssuranceQueried, At: s.at, By: s.actor, Query: e.Query})
 	return v1.StateAssuranceQueried, nil
 }
 
@@ -536,7 +607,48 @@ func (e RecordPostExitReview) apply(s *step) (v1.CaseState, error) {
 	return "", s.refuse(e.Kind(), fmt.Sprintf("no %d-month review is scheduled", e.Month))
 }
 
-func (Close) apply(*step) (v1.CaseState, error) { return v1.StateClosed, nil }
+// closureImplied is the closure reason each state implies, where it is
+// unambiguous.
+var closureImplied = map[v1.CaseState]v1.ClosureReason{
+	v1.StateReferredToSCA:  v1.ClosureReferredToSCA,
+	v1.StateAssured:        v1.ClosureProcessComplete,
+	v1.StatePostExitReview: v1.ClosureReviewsComplete,
+}
+
+// closureAllowed says which reasons fit which states: a reason that names
+// a stage of the process only from that stage; a duplicate, an error or
+// another reason from any state the table lets close.
+func closureAllowed(code v1.ClosureReason, from v1.CaseState) bool {
+	switch code {
+	case v1.ClosureReferredToSCA, v1.ClosureProcessComplete, v1.ClosureReviewsComplete:
+		return closureImplied[from] == code
+	}
+	return true
+}
+
+func (e Close) apply(s *step) (v1.CaseState, error) {
+	code := e.Code
+	if code == "" {
+		implied, ok := closureImplied[s.from]
+		if !ok {
+			return "", fmt.Errorf("workflow: close: field code: is required when closing a case that is %s (%s or %s): %w",
+				s.from, v1.ClosureDuplicate, v1.ClosureRecordedInError, ErrInvalidEvent)
+		}
+		code = implied
+	}
+	if !closureAllowed(code, s.from) {
+		return "", s.refuse(e.Kind(), fmt.Sprintf("the closure reason %s does not fit a case that is %s", code, s.from))
+	}
+	if code == v1.ClosureReviewsComplete {
+		for _, r := range s.c.PostExitReviews {
+			if r.HeldAt == nil {
+				return "", s.refuse(e.Kind(), fmt.Sprintf("the %d-month post-exit review has not been held", r.Month))
+			}
+		}
+	}
+	s.c.Closure = &v1.Closure{Reason: code, Note: e.Reason, ClosedAt: s.at, ClosedBy: s.actor}
+	return v1.StateClosed, nil
+}
 
 func (e TransferOut) apply(s *step) (v1.CaseState, error) {
 	if e.To == s.c.Responsible {
@@ -596,6 +708,42 @@ func (e RecordChildViews) apply(s *step) (v1.CaseState, error) {
 	s.c.WishesAndFeelings = append(s.c.WishesAndFeelings, v1.ChildView{
 		RecordedAt: s.at, RecordedBy: s.actor, Views: e.Views, HowConsidered: e.HowConsidered,
 	})
+	return s.from, nil
+}
+
+func (e RecordTransferInConference) apply(s *step) (v1.CaseState, error) {
+	i := -1
+	for j := len(s.c.Relocations) - 1; j >= 0; j-- {
+		r := s.c.Relocations[j]
+		if r.To != s.c.Responsible || r.Status != v1.RelocationAccepted || r.ResolvedAt == nil {
+			continue
+		}
+		if e.Request == "" || r.RequestID == e.Request {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		if e.Request != "" {
+			return "", fmt.Errorf("workflow: relocation request %s is not an accepted move into %s: %w", e.Request, s.c.Responsible, ErrInvalidEvent)
+		}
+		return "", s.refuse(e.Kind(), "the case has no accepted move into "+string(s.c.Responsible))
+	}
+	r := &s.c.Relocations[i]
+	if r.ConferenceAt != nil {
+		return "", s.refuse(e.Kind(), fmt.Sprintf("the transfer-in conference for request %s was held on %s", r.RequestID, fmtDay(*r.ConferenceAt)))
+	}
+	held := s.at
+	if !e.HeldAt.IsZero() {
+		held = e.HeldAt.UTC()
+	}
+	switch {
+	case held.After(s.at):
+		return "", fmt.Errorf("workflow: held_at %s is after the time of recording %s: %w", fmtTime(held), fmtTime(s.at), ErrInvalidEvent)
+	case held.Before(*r.ResolvedAt):
+		return "", fmt.Errorf("workflow: held_at %s is before the move was accepted at %s: %w", fmtTime(held), fmtTime(*r.ResolvedAt), ErrInvalidEvent)
+	}
+	r.ConferenceAt = ptr(held)
 	return s.from, nil
 }
 

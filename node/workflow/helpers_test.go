@@ -32,6 +32,8 @@ var t0 = time.Date(2026, time.March, 2, 9, 0, 0, 0, time.UTC)
 const (
 	testRequest = v1.ID("0123456789abcdef0123456789abcdef")
 	testPanel   = v1.ID("fedcba9876543210fedcba9876543210")
+	// movedInRequest is the fixtures' move into Islington before referral.
+	movedInRequest = v1.ID("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf")
 )
 
 // newCase returns a valid case at authority a, received at referred, with an
@@ -148,7 +150,14 @@ func build(t testing.TB, name string, p Policy) (*v1.Case, time.Time) {
 		t.Fatalf("no fixture %q", name)
 	}
 	if f.parent == "" {
-		return newCase(t, "ISL", t0), t0
+		// The child moved to Islington from Kent before
+		// the referral, so the transfer-in conference can be recorded in
+		// every state. Not on a protection plan: no clock runs.
+		c := newCase(t, "ISL", t0)
+		moved := t0.Add(-2 * day)
+		c.Relocations = []v1.RelocationRecord{{RequestID: movedInRequest, From: "KEN", To: "ISL",
+			RequestedAt: moved.Add(-day), Status: v1.RelocationAccepted, ResolvedAt: &moved}}
+		return c, t0
 	}
 	c, when := build(t, f.parent, p)
 	when = when.Add(f.after)
@@ -189,7 +198,7 @@ func sampleEvent(k EventKind, c *v1.Case) Event {
 	case KindRecordPostExitReview:
 		return RecordPostExitReview{Month: 6, Outcome: "Plan working."}
 	case KindClose:
-		return Close{Reason: "Synthetic closure."}
+		return Close{Code: v1.ClosureOther, Reason: "Synthetic closure."}
 	case KindTransferOut:
 		return TransferOut{To: "CMD", Request: testRequest}
 	case KindUpdateSafeguarding:
@@ -198,6 +207,8 @@ func sampleEvent(k EventKind, c *v1.Case) Event {
 		return RateRisk{RAG: v1.RAGRed, Stage: v1.RiskReview, Reason: "Seen with older males."}
 	case KindRecordChildViews:
 		return RecordChildViews{Views: "Wants to stay at school.", HowConsidered: "Placement kept local."}
+	case KindRecordTransferInConference:
+		return RecordTransferInConference{}
 	case KindAssignAdvocate:
 		return AssignAdvocate{AdvocateKind: v1.AdvocateICTG, Name: "Synthetic Guardian", Organisation: "ICTG service"}
 	}

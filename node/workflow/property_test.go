@@ -57,7 +57,14 @@ func randomEvent(rng *rand.Rand, k EventKind, c *v1.Case) Event {
 	case KindRecordPostExitReview:
 		return RecordPostExitReview{Month: []int{6, 12, 3}[rng.IntN(3)], Outcome: text("Outcome.")}
 	case KindClose:
-		return Close{Reason: text("Reason.")}
+		codes := append([]v1.ClosureReason{""}, v1.ClosureReasons...)
+		return Close{Code: codes[rng.IntN(len(codes))], Reason: text("Reason.")}
+	case KindRecordTransferInConference:
+		e := RecordTransferInConference{}
+		if rng.IntN(3) == 0 {
+			e.HeldAt = c.UpdatedAt.Add(-time.Duration(rng.IntN(72)) * time.Hour)
+		}
+		return e
 	case KindTransferOut:
 		return TransferOut{To: []v1.AuthorityCode{"CMD", "GLG", "ISL", "CRF"}[rng.IntN(4)],
 			Request: v1.ID(fmt.Sprintf("%032x", rng.Uint64()))}

@@ -34,6 +34,9 @@ type ScopeResult struct {
 	// Eighteenth is the 18th birthday (of the centre, for an estimate); empty
 	// without a date of birth.
 	Eighteenth v1.Date
+	// Age is the child's age in whole years on the date of the check (of
+	// the centre, for an estimate); 0 without a date of birth.
+	Age int
 	// DaysToEighteenth is the number of days from the date of the check to
 	// Eighteenth: 0 on the birthday, negative after it.
 	DaysToEighteenth int
@@ -64,6 +67,7 @@ func CheckScope(id v1.ChildIdentity, at time.Time, p Policy) ScopeResult {
 			centre, haveDOB = t, true
 			r.Eighteenth = v1.DateOf(eighteenth(centre))
 			r.DaysToEighteenth = daysBetween(today, eighteenth(centre))
+			r.Age = ageOn(centre, today)
 		}
 	}
 	switch {
@@ -110,6 +114,21 @@ func eighteenth(dob time.Time) time.Time {
 		return time.Date(y+18, time.March, 1, 0, 0, 0, 0, time.UTC)
 	}
 	return time.Date(y+18, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// ageOn returns the age in whole years on day of someone born on dob (both
+// UTC midnights), with the same 29 February rule as eighteenth: a birthday
+// that does not exist in a year falls on 1 March.
+func ageOn(dob, day time.Time) int {
+	age := day.Year() - dob.Year()
+	_, m, d := dob.Date()
+	if m == time.February && d == 29 && !isLeap(day.Year()) {
+		m, d = time.March, 1
+	}
+	if day.Before(time.Date(day.Year(), m, d, 0, 0, 0, 0, time.UTC)) {
+		age--
+	}
+	return max(age, 0)
 }
 
 func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }

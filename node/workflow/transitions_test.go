@@ -95,7 +95,8 @@ func TestIllegalTransitionMessage(t *testing.T) {
 	_, err := Apply(c, cgDecision(v1.OutcomePositive), when.Add(hour), "sw-0042", p)
 	const want = "workflow: cannot record a conclusive grounds decision while the case is rg_pending: " +
 		"allowed now: record a reasonable grounds decision, record reasonable and conclusive grounds decisions made at one meeting, " +
-		"transfer the case out, update safeguarding, rate the risk, record the child's views, assign an advocate"
+		"transfer the case out, update safeguarding, rate the risk, record the child's views, assign an advocate, " +
+		"record the transfer-in conference"
 	if transitionError(t, err); err.Error() != want {
 		t.Errorf("got\n%s\nwant\n%s", err, want)
 	}
@@ -112,7 +113,7 @@ func TestEveryLegalTransition(t *testing.T) {
 		want v1.CaseState
 	}{
 		{"received", StartScopeCheck{}, v1.StateScopeCheck},
-		{"received", Close{Reason: "Duplicate of another referral."}, v1.StateClosed},
+		{"received", Close{Code: v1.ClosureDuplicate, Reason: "Duplicate of another referral."}, v1.StateClosed},
 		{"scope_check", RecordScope{InScope: true, Reason: "14."}, v1.StateRGPending},
 		{"scope_check", RecordScope{InScope: false, Reason: "Age disputed."}, v1.StateReferredToSCA},
 		{"referred_to_sca", Close{Reason: "With the SCA."}, v1.StateClosed},
@@ -147,7 +148,7 @@ func TestEveryLegalTransition(t *testing.T) {
 		{"assured", Close{Reason: "Assured; no reviews needed."}, v1.StateClosed},
 		{"assured", RequestReconsideration{Stage: v1.StageRG, Grounds: v1.GroundsNewEvidence}, v1.StateReconsiderationRequest},
 		{"post_exit_review", RecordPostExitReview{Month: 6, Outcome: "Plan working."}, v1.StatePostExitReview},
-		{"post_exit_review", Close{Reason: "Reviews done."}, v1.StateClosed},
+		{"post_exit_review", Close{Code: v1.ClosureOther, Reason: "Moved abroad with family before the reviews."}, v1.StateClosed},
 	}
 	type triple struct {
 		from v1.CaseState

@@ -137,7 +137,7 @@ func TestValidateAdditions(t *testing.T) {
 		{"unknown", func(c *v1.Case) { c.Scope.Outcome = "maybe" }, "scope.outcome", nil},
 		{"empty", func(c *v1.Case) { c.Scope.Outcome = "" }, "scope.outcome", nil},
 		{"age-disputed in scope", func(c *v1.Case) { c.Scope.AgeDisputed = true }, "scope.outcome", nil},
-		{"18 in scope", func(c *v1.Case) { c.Scope.DaysToEighteenth = ptr(-3) }, "scope.outcome", nil},
+		{"18 in scope", func(c *v1.Case) { c.Scope.Uncertain, c.Scope.DaysToEighteenth = false, ptr(-3) }, "scope.outcome", nil},
 		{"empty", func(c *v1.Case) { c.Scope.Reason = "" }, "scope.reason", nil},
 		{"zero", func(c *v1.Case) { c.Scope.AssessedAt = time.Time{} }, "scope.assessed_at", nil},
 		{"not UTC", func(c *v1.Case) { c.Scope.AssessedAt = inBST(c.Scope.AssessedAt) }, "scope.assessed_at", nil},

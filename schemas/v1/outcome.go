@@ -106,8 +106,10 @@ func (s *ScopeAssessment) validate(ch schemas.Checker, state CaseState) {
 	if s.AgeDisputed && s.Outcome == ScopeInScope {
 		ch.Fail("outcome", "an age-disputed child is out of scope: the outcome must be %q", ScopeReferredToSCA)
 	}
-	if s.Outcome == ScopeInScope && s.DaysToEighteenth != nil && *s.DaysToEighteenth <= 0 {
-		ch.Fail("outcome", "the child was 18 or over at referral: the outcome must be %q", ScopeReferredToSCA)
+	if s.Outcome == ScopeInScope && !s.Uncertain && s.DaysToEighteenth != nil && *s.DaysToEighteenth <= 0 {
+		// Where an estimate straddles the boundary a person decides, and
+		// may find the child younger than the estimate's centre.
+		ch.Fail("outcome", "the child was 18 or over at referral: the outcome must be %q (unless the estimate is uncertain)", ScopeReferredToSCA)
 	}
 	if s.Outcome == ScopeInScope && (state == StateReferredToSCA) {
 		ch.Fail("outcome", "is %q but the case is %s", ScopeInScope, state)
