@@ -1,0 +1,339 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	v1 "nrmnet/schemas/v1"
+)
+
+// Propose submits a command to the panel and waits until it is applied. On a
+// follower the command is forwarded to the leader. With a data key the
+// command is sealed before it leaves this node.
+//
+// A nil error means the command was committed and applied (Result says at
+// which index and what the FSM answered). An error matching ErrRejected means
+// it was committed and the FSM refused it. An error matching ErrAmbiguous
+// means the outcome is unknown: do not retry blindly, resolve with
+// CommandApplied and the command's ID. Any other error means the command was
+// not applied. Without a deadline in ctx, Timeouts.Forward bounds the call.
+func (p *Panel) Propose(ctx context.Context, cmd []byte) (Result, error) {
+	if p.closed() {
+		return Result{}, ErrClosed
+	}
+	if p.cfg.Witness {
+		return Result{}, ErrWitness
+	}
+	if len(cmd) > p.cfg.MaxCommandBytes {
+		return Result{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(cmd), p.cfg.MaxCommandBytes)
+	}
+	data := cmd
+	if p.seal != nil {
+		var err error
+		if data, err = p.seal.sealCommand(cmd); err != nil {
+			return Result{}, err
+		}
+	}
+	ctx, cancel := p.bound(ctx)
+	defer cancel()
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		if p.raft.State() == raft.Leader {
+			res, err := p.applyLocal(ctx, data)
+			if !errors.Is(err, raft.ErrNotLeader) {
+				return res, err
+			}
+			lastErr = err // not appended: safe to try again
+		} else if leader := p.leader(); leader != "" && leader != p.cfg.Self {
+			resp, err := p.forward(ctx, leader, request{kind: kindPropose, payload: data})
+			switch {
+			case errors.Is(err, errNotSent):
+				lastErr = err
+			case err != nil:
+				return Result{}, fmt.Errorf("%w: forwarded to leader %s: %w", ErrAmbiguous, leader, err)
+			default:
+				switch resp.status {
+				case statusOK:
+					return Result{Index: resp.index, Response: nonEmpty(resp.payload)}, nil
+				case statusRejected:
+					return Result{Index: resp.index}, fmt.Errorf("%w: %s", ErrRejected, resp.payload)
+				case statusAmbiguous:
+					return Result{}, fmt.Errorf("%w: leader %s: %s", ErrAmbiguous, leader, resp.payload)
+				case statusFailed:
+					return Result{}, fmt.Errorf("consensus: leader %s did not apply the command: %s", leader, resp.payload)
+				case statusNotLeader:
+					lastErr = fmt.Errorf("%s is no longer leader", leader)
+				}
+			}
+		}
+		if !p.pause(ctx, attempt) {
+			if p.closed() {
+				return Result{}, ErrClosed
+			}
+			return Result{}, fmt.Errorf("%w: %w (last: %v)", ErrNoLeader, context.Cause(ctx), lastErr)
+		}
+	}
+}
+
+func nonEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// applyLocal appends data on this node as leader and waits for it to apply.
+// raft.ErrNotLeader comes back unwrapped: the entry was not appended.
+func (p *Panel) applyLocal(ctx context.Context, data []byte) (Result, error) {
+	f := p.raft.Apply(data, p.cfg.Timeouts.Forward)
+	err := p.await(ctx, f)
+	switch {
+	case err == nil:
+	case errors.Is(err, raft.ErrNotLeader):
+		return Result{}, raft.ErrNotLeader
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return Result{}, fmt.Errorf("consensus: leader too busy to accept the command: %w", err)
+	case errors.Is(err, ErrClosed):
+		return Result{}, fmt.Errorf("%w: panel closed while the command was in flight", ErrAmbiguous)
+	default:
+		// ErrLeadershipLost, ErrRaftShutdown, a deadline: it may commit.
+		return Result{}, fmt.Errorf("%w: %w", ErrAmbiguous, err)
+	}
+	res := Result{Index: f.Index()}
+	switch v := f.Response().(type) {
+	case nil:
+	case []byte:
+		res.Response = v
+	case error:
+		return res, fmt.Errorf("%w: %w", ErrRejected, v)
+	default:
+		p.logger.Warn("fsm returned a response that cannot be forwarded; dropped", "type", fmt.Sprintf("%T", v))
+	}
+	return res, nil
+}
+
+// errNotSent marks a forwarding failure before any byte of the request left
+// this node: the request certainly had no effect.
+var errNotSent = errors.New("consensus: request not sent")
+
+// forward sends one request to the leader and reads its response.
+func (p *Panel) forward(ctx context.Context, to peer.ID, req request) (response, error) {
+	ctx, cancel := p.bound(ctx)
+	defer cancel()
+	if !p.admit(to) {
+		return response{}, fmt.Errorf("%w: %s is not a member of the panel", errNotSent, to)
+	}
+	s, err := p.cfg.Host.NewStream(ctx, to, p.proto)
+	if err != nil {
+		return response{}, fmt.Errorf("%w: %w", errNotSent, err)
+	}
+	defer func() { _ = s.Close() }()
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+	defer stop()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(dl)
+	}
+	if err := writeRequest(s, req); err != nil {
+		_ = s.Reset()
+		return response{}, err
+	}
+	if err := s.CloseWrite(); err != nil {
+		_ = s.Reset()
+		return response{}, err
+	}
+	resp, err := readResponse(s)
+	if err != nil {
+		_ = s.Reset()
+		return response{}, err
+	}
+	return resp, nil
+}
+
+// handleForward serves one forwarded request from another member.
+func (p *Panel) handleForward(s network.Stream) {
+	remote := s.Conn().RemotePeer()
+	if !p.admit(remote) {
+		p.logger.Warn("refused panel request from a peer that is not a member", "peer", remote.String())
+		_ = s.Reset()
+		return
+	}
+	p.handlersMu.Lock()
+	if p.closing {
+		p.handlersMu.Unlock()
+		_ = s.Reset()
+		return
+	}
+	p.handlers.Add(1)
+	p.handlersMu.Unlock()
+	defer p.handlers.Done()
+
+	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.Timeouts.Forward)
+	defer cancel()
+	_ = s.SetDeadline(time.Now().Add(p.cfg.Timeouts.Forward))
+	req, err := readRequest(s)
+	if err != nil {
+		p.logger.Warn("malformed panel request", "peer", remote.String(), "error", err)
+		_ = s.Reset()
+		return
+	}
+	resp := p.serve(ctx, req)
+	if err := writeResponse(s, resp); err != nil {
+		p.logger.Warn("could not answer panel request", "peer", remote.String(), "error", err)
+		_ = s.Reset()
+		return
+	}
+	_ = s.Close()
+}
+
+func (p *Panel) serve(ctx context.Context, req request) response {
+	switch req.kind {
+	case kindProgress:
+		return response{status: statusOK, index: p.raft.LastIndex(), applied: p.raft.AppliedIndex()}
+	case kindReadIndex, kindSettle:
+		if p.raft.State() != raft.Leader {
+			return p.notLeader()
+		}
+		idx, err := p.readIndexLocal(ctx, req.kind == kindSettle)
+		if err != nil {
+			return response{status: statusFailed, payload: []byte(err.Error())}
+		}
+		return response{status: statusOK, index: idx}
+	case kindPropose:
+		if p.raft.State() != raft.Leader {
+			return p.notLeader()
+		}
+		max := p.cfg.MaxCommandBytes
+		if p.seal != nil || p.cfg.Witness {
+			max += sealOverhead
+		}
+		if len(req.payload) > max {
+			return response{status: statusFailed, payload: []byte(fmt.Sprintf("command of %d bytes exceeds %d", len(req.payload), max))}
+		}
+		res, err := p.applyLocal(ctx, req.payload)
+		switch {
+		case err == nil:
+			return response{status: statusOK, index: res.Index, payload: res.Response}
+		case errors.Is(err, raft.ErrNotLeader):
+			return p.notLeader()
+		case errors.Is(err, ErrRejected):
+			return response{status: statusRejected, index: res.Index, payload: []byte(strings.TrimPrefix(err.Error(), ErrRejected.Error()+": "))}
+		case errors.Is(err, ErrAmbiguous):
+			return response{status: statusAmbiguous, payload: []byte(err.Error())}
+		default:
+			return response{status: statusFailed, payload: []byte(err.Error())}
+		}
+	}
+	return response{status: statusFailed, payload: []byte("unknown request")}
+}
+
+func (p *Panel) notLeader() response {
+	return response{status: statusNotLeader, payload: []byte(p.leader())}
+}
+
+// readIndexLocal returns, on the leader, an index that covers every command
+// committed before the call: the commit index, taken after the leader has
+// committed a barrier in its term and confirmed by a quorum (VerifyLeader).
+// With settle, the barrier is a fresh one, so the index also covers every
+// entry appended before the call, whatever becomes of it.
+func (p *Panel) readIndexLocal(ctx context.Context, settle bool) (uint64, error) {
+	term := p.raft.CurrentTerm()
+	if settle || p.barrierTerm.Load() != term {
+		if err := p.await(ctx, p.raft.Barrier(p.cfg.Timeouts.Forward)); err != nil {
+			return 0, fmt.Errorf("consensus: barrier: %w", err)
+		}
+		p.barrierTerm.Store(term)
+	}
+	idx := p.raft.CommitIndex()
+	if err := p.await(ctx, p.raft.VerifyLeader()); err != nil {
+		return 0, fmt.Errorf("consensus: verify leadership: %w", err)
+	}
+	return idx, nil
+}
+
+// Sync returns once this node's FSM has applied every command committed
+// before Sync was called, so a read of the FSM after it is linearizable. The
+// leader confirms its leadership; a follower asks the leader for its commit
+// index and waits to apply up to it.
+func (p *Panel) Sync(ctx context.Context) error { return p.sync(ctx, false) }
+
+func (p *Panel) sync(ctx context.Context, settle bool) error {
+	if p.closed() {
+		return ErrClosed
+	}
+	ctx, cancel := p.bound(ctx)
+	defer cancel()
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		var idx uint64
+		var err error
+		if p.raft.State() == raft.Leader {
+			idx, err = p.readIndexLocal(ctx, settle)
+		} else if leader := p.leader(); leader != "" && leader != p.cfg.Self {
+			var resp response
+			kind := kindReadIndex
+			if settle {
+				kind = kindSettle
+			}
+			resp, err = p.forward(ctx, leader, request{kind: kind})
+			if err == nil {
+				if resp.status == statusOK {
+					idx = resp.index
+				} else {
+					err = fmt.Errorf("leader %s: status %d: %s", leader, resp.status, resp.payload)
+				}
+			}
+		} else {
+			err = ErrNoLeader
+		}
+		if err == nil {
+			return p.waitApplied(ctx, idx)
+		}
+		lastErr = err
+		if !p.pause(ctx, attempt) {
+			if p.closed() {
+				return ErrClosed
+			}
+			return fmt.Errorf("%w: no read index before %w (last: %v)", ErrNoLeader, context.Cause(ctx), lastErr)
+		}
+	}
+}
+
+// waitApplied waits until the local FSM has applied idx.
+func (p *Panel) waitApplied(ctx context.Context, idx uint64) error {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for p.raft.AppliedIndex() < idx {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return fmt.Errorf("consensus: applied %d of read index %d: %w", p.raft.AppliedIndex(), idx, ctx.Err())
+		case <-p.ctx.Done():
+			return ErrClosed
+		}
+	}
+	return nil
+}
+
+// CommandApplied says, linearizably, whether the command with this ID has
+// been applied to the panel. The leader first commits a fresh barrier, so
+// every entry appended before the call is settled (committed, or gone for
+// good), then this node catches up and asks its FSM. This is how a proposer
+// resolves ErrAmbiguous. A false answer is final when asked after the
+// ambiguous Propose returned and Timeouts.Forward later (the time a leader
+// may still have been reading a forwarded request); until then, ask again.
+func (p *Panel) CommandApplied(ctx context.Context, id v1.ID) (index uint64, applied bool, err error) {
+	if p.cfg.Witness {
+		return 0, false, ErrWitness
+	}
+	if err := p.sync(ctx, true); err != nil {
+		return 0, false, err
+	}
+	return p.cfg.FSM.CommandApplied(id)
+}
