@@ -40,9 +40,10 @@ type NewReferral struct {
 	Advocate   *v1.Advocate
 }
 
-// CreatedReferral is a stored new case and what the scope rule says of it.
+// CreatedReferral is a stored new case, its deadlines, and what the scope
+// rule says of the child.
 type CreatedReferral struct {
-	Case  *v1.Case
+	CaseRecord
 	Scope workflow.ScopeResult
 }
 
@@ -97,7 +98,7 @@ func (n *Node) CreateReferral(ctx context.Context, who Principal, r NewReferral)
 		return nil, classify(err)
 	}
 	n.log.Info("referral created", "case", string(c.ID), "actor", who.ID)
-	return &CreatedReferral{Case: c, Scope: scope}, nil
+	return &CreatedReferral{CaseRecord: *n.record(c), Scope: scope}, nil
 }
 
 // checkLeadWorker requires lead to be empty or a live user who can be a

@@ -94,7 +94,8 @@ func eventCapability(k workflow.EventKind) Capability {
 		return CanRecordDecision
 	case workflow.KindRecordChildViews:
 		return CanRecordViews
-	case workflow.KindUpdateSafeguarding, workflow.KindRateRisk, workflow.KindAssignAdvocate:
+	case workflow.KindUpdateSafeguarding, workflow.KindRateRisk, workflow.KindAssignAdvocate,
+		workflow.KindRecordTransferInConference:
 		return CanSafeguard
 	case workflow.KindTransferOut:
 		return "relocation_handover"
