@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,11 +33,36 @@ const maxConfigSize = 1 << 20
 // nodeConfig is the node's config.yaml. Paths are relative to the node
 // directory unless absolute. Durations are strings such as "1s" or "10m".
 type nodeConfig struct {
-	Authority v1.AuthorityCode `yaml:"authority"`
-	DataDir   string           `yaml:"data_dir"`
-	KeysDir   string           `yaml:"keys_dir"`
-	Storage   storageConfig    `yaml:"storage"`
-	Log       logConfig        `yaml:"log"`
+	Authority  v1.AuthorityCode `yaml:"authority"`
+	Region     string           `yaml:"region"`
+	DataDir    string           `yaml:"data_dir"`
+	KeysDir    string           `yaml:"keys_dir"`
+	Storage    storageConfig    `yaml:"storage"`
+	Federation federationConfig `yaml:"federation"`
+	HTTP       httpConfig       `yaml:"http"`
+	Log        logConfig        `yaml:"log"`
+}
+
+// federationConfig is how the node joins its region (nrmnet run). The trust
+// anchors and threshold are the node's own: never read from a roster.
+type federationConfig struct {
+	// Listen are the libp2p multiaddrs to listen on (TCP and QUIC v1).
+	Listen []string `yaml:"listen"`
+	// RosterFile holds the newest signed roster the node has; the node
+	// replaces it when it moves to a newer one.
+	RosterFile string `yaml:"roster_file"`
+	// Anchors are the region's trust-anchor public keys, "ed25519:...".
+	Anchors   []string `yaml:"anchors"`
+	Threshold int      `yaml:"threshold"`
+}
+
+// httpConfig is the node's web server: pages, /metrics, /healthz, /readyz.
+type httpConfig struct {
+	// Listen is host:port; keep it on loopback or behind a reverse proxy
+	// with TLS.
+	Listen string `yaml:"listen"`
+	// ShutdownTimeout bounds how long requests in flight may finish.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
 
 type storageConfig struct {
@@ -56,8 +82,13 @@ type logConfig struct {
 
 func defaultNodeConfig(a v1.AuthorityCode) nodeConfig {
 	d := storage.DefaultConfig()
+	region := ""
+	if info, ok := authority.Lookup(a); ok {
+		region = info.Region
+	}
 	return nodeConfig{
 		Authority: a,
+		Region:    region,
 		DataDir:   "data",
 		KeysDir:   "keys",
 		Storage: storageConfig{
@@ -69,7 +100,13 @@ func defaultNodeConfig(a v1.AuthorityCode) nodeConfig {
 			BlockCacheMiB:  d.BlockCacheSize >> 20,
 			IndexCacheMiB:  d.IndexCacheSize >> 20,
 		},
-		Log: logConfig{Level: "info", Format: "json"},
+		Federation: federationConfig{
+			Listen:     []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"},
+			RosterFile: "region.roster",
+			Threshold:  2,
+		},
+		HTTP: httpConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: 10 * time.Second},
+		Log:  logConfig{Level: "info", Format: "json"},
 	}
 }
 
@@ -79,6 +116,9 @@ func (c nodeConfig) validate() error {
 		errs = append(errs, errors.New("authority: is required (the three-letter code, e.g. ISL)"))
 	} else if !authority.Known(c.Authority) {
 		errs = append(errs, fmt.Errorf("authority: %q is not the code of a listed authority", c.Authority))
+	}
+	if c.Region != "" && !slices.Contains(authority.Regions(), c.Region) {
+		errs = append(errs, fmt.Errorf("region: %q is not a region (one of %s)", c.Region, strings.Join(authority.Regions(), ", ")))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: is required"))
@@ -208,6 +248,17 @@ func setFromString(v reflect.Value, s string) error {
 	switch v.Kind() {
 	case reflect.String:
 		v.SetString(s)
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("cannot be set from the environment")
+		}
+		var parts []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		v.Set(reflect.ValueOf(parts))
 	case reflect.Bool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {

@@ -23,10 +23,13 @@ Each authority runs one node that holds its cases encrypted on its own disk.`,
 	}
 	root.AddCommand(
 		newInitCommand(),
+		newRunCommand(),
+		newDevnetCommand(),
 		newAuditCommand(),
 		newBackupCommand(),
 		newRestoreCommand(),
 		newRosterCommand(),
+		newUserCommand(), newCaseCommand(),
 		newVersionCommand(),
 	)
 	return root

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"nrmnet/federation/roster"
+	"nrmnet/schemas/authority"
+	v1 "nrmnet/schemas/v1"
+)
+
+// testLog is a logger that writes to t until the test ends (libp2p may log
+// from its goroutines while a node shuts down).
+func testLog(t *testing.T) *slog.Logger {
+	w := &tWriter{t: t}
+	t.Cleanup(w.stop) // registered first, so it runs last
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type tWriter struct {
+	mu   sync.Mutex
+	t    *testing.T
+	done bool
+}
+
+func (w *tWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}
+
+func (w *tWriter) stop() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
+}
+
+// smallLayout is a three-node London federation: the Islington and Camden
+// panel with Hackney as its witness.
+var smallLayout = devnetLayout{
+	{"London", []devnetMember{
+		{Code: "ISL", Roles: []roster.Role{roster.RoleAuthority}, Panels: []v1.PanelID{devnetPanel}},
+		{Code: "CMD", Roles: []roster.Role{roster.RoleAuthority}, Panels: []v1.PanelID{devnetPanel}},
+		{Code: "HCK", Roles: []roster.Role{roster.RoleAuthority, roster.RoleWitness}, Panels: []v1.PanelID{devnetPanel}},
+	}},
+}
+
+const testCasesPer = devnetCasesPerAuthority
+
+// startSmallFederation creates the small layout in a temporary directory
+// and starts its nodes on loopback, with HTTP on free ports.
+func startSmallFederation(t *testing.T, refresh time.Duration) (string, *devnetManifest, []*runningNode) {
+	t.Helper()
+	log := testLog(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m, err := createDevnet(ctx, dir, time.Now().UTC(), smallLayout, testCasesPer, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := devnetStartOptions(log)
+	opts.RefreshInterval = refresh
+	nodes, err := startDevnet(ctx, dir, m, "127.0.0.1", 0, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := stopDevnet(nodes); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return dir, m, nodes
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	res, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(b)
+}
+
+// waitReady polls /readyz until 200, bounded.
+func waitReady(t *testing.T, n *runningNode) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, _ := httpGet(t, "http://"+n.HTTPAddr()+"/readyz")
+		if code == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready after 30s (last status %d)", n.Authority, code)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestDevnetCreatesThenResumes creates a small devnet, checks each node
+// serves its pages, health, readiness and metrics, stops it, starts it again
+// from the same directory, and checks the identities and cases are the same
+// and nothing was seeded twice.
+func TestDevnetCreatesThenResumes(t *testing.T) {
+	log := testLog(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out strings.Builder
+	m, created, err := ensureDevnet(ctx, dir, &out, log)
+	if err != nil || !created {
+		t.Fatalf("ensureDevnet: created %v, %v", created, err)
+	}
+	if len(m.Nodes) != 7 || len(m.Regions) != 2 {
+		t.Fatalf("full devnet has %d nodes in %d regions, want 7 in 2", len(m.Nodes), len(m.Regions))
+	}
+	regions := map[string]bool{}
+	for _, ref := range m.Nodes {
+		a, ok := authority.Lookup(ref.Authority)
+		if !ok || a.Region != ref.Region {
+			t.Errorf("%s is put in %s, its region is %s", ref.Authority, ref.Region, a.Region)
+		}
+		regions[ref.Region] = true
+	}
+	if !regions["London"] || !regions["South East"] {
+		t.Errorf("regions %v", regions)
+	}
+
+	// Resume: the same call finds the manifest and creates nothing.
+	m2, created, err := ensureDevnet(ctx, dir, &out, log)
+	if err != nil || created {
+		t.Fatalf("second ensureDevnet: created %v, %v", created, err)
+	}
+	if len(m2.Nodes) != len(m.Nodes) || m2.Seed != m.Seed {
+		t.Errorf("manifest changed on resume")
+	}
+
+	// Start, stop and start again; identities and cases must not change.
+	first := runDevnetOnce(t, ctx, dir, m2, log)
+	second := runDevnetOnce(t, ctx, dir, m2, log)
+	for code, a := range first {
+		b := second[code]
+		if a.peer != b.peer {
+			t.Errorf("%s: peer ID changed on resume: %s then %s", code, a.peer, b.peer)
+		}
+		if a.cases != devnetCasesPerAuthority || b.cases != a.cases {
+			t.Errorf("%s: %d cases, then %d after resume; want %d both times", code, a.cases, b.cases, devnetCasesPerAuthority)
+		}
+	}
+}
+
+type nodeFacts struct {
+	peer  string
+	cases int
+}
+
+// runDevnetOnce starts the devnet's nodes, checks their endpoints, and stops
+// them again.
+func runDevnetOnce(t *testing.T, ctx context.Context, dir string, m *devnetManifest, log *slog.Logger) map[authority.Code]nodeFacts {
+	t.Helper()
+	nodes, err := startDevnet(ctx, dir, m, "127.0.0.1", 0, devnetStartOptions(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := map[authority.Code]nodeFacts{}
+	for _, n := range nodes {
+		waitReady(t, n)
+		base := "http://" + n.HTTPAddr()
+		if code, body := httpGet(t, base+"/healthz"); code != http.StatusOK || body != "ok\n" {
+			t.Errorf("%s /healthz: %d %q", n.Authority, code, body)
+		}
+		code, metrics := httpGet(t, base+"/metrics")
+		if code != http.StatusOK {
+			t.Fatalf("%s /metrics: %d", n.Authority, code)
+		}
+		for _, want := range []string{
+			fmt.Sprintf(`nrmnet_store_cases{authority="%s"} %d`, n.Authority, devnetCasesPerAuthority),
+			fmt.Sprintf(`nrmnet_ready{authority="%s"} 1`, n.Authority),
+			`nrmnet_federation_roster_serial`, `nrmnet_outbox_depth`, `nrmnet_store_size_bytes`,
+			`nrmnet_http_requests_total{authority="` + string(n.Authority) + `",code="200",route="GET /healthz"} 1`,
+		} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("%s /metrics lacks %q", n.Authority, want)
+			}
+		}
+		if code, body := httpGet(t, base+"/cases"); code != http.StatusOK || !strings.Contains(body, "data-case=") {
+			t.Errorf("%s /cases: %d", n.Authority, code)
+		}
+		facts[n.Authority] = nodeFacts{peer: n.host.ID().String(), cases: n.store.CaseCount()}
+	}
+	if err := stopDevnet(nodes); err != nil {
+		t.Fatal(err)
+	}
+	return facts
+}
+
+// TestDevnetRefusesAStrangeDirectory checks that devnet will not write into
+// a directory that holds something else.
+func TestDevnetRefusesAStrangeDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := ensureDevnet(context.Background(), dir, io.Discard, testLog(t))
+	if err == nil || !strings.Contains(err.Error(), "notes.txt") {
+		t.Fatalf("err %v, want a refusal naming notes.txt", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "notes.txt")); string(b) != "mine" {
+		t.Error("the file was changed")
+	}
+}
+
+// TestDevnetRenewsRosterWhenPortTaken takes a member's libp2p port before a
+// resume and checks the member is moved to a free port under a new roster
+// serial, and that the federation then forms.
+func TestDevnetRenewsRosterWhenPortTaken(t *testing.T) {
+	log := testLog(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m, err := createDevnet(ctx, dir, time.Now().UTC(), smallLayout, 1, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := roster.LoadFile(filepath.Join(dir, "cmd", "region.roster"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := s.Unverified()
+	cmdMember, _ := before.Member("CMD")
+	port := portOf(cmdMember.Addrs)
+	hold, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+
+	if err := renewDevnetRosters(dir, m, log); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"isl", "cmd", "hck"} {
+		s, err := roster.LoadFile(filepath.Join(dir, d, "region.roster"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := s.Unverified()
+		if r.Serial != before.Serial+1 {
+			t.Errorf("%s: serial %d, want %d", d, r.Serial, before.Serial+1)
+		}
+		mem, _ := r.Member("CMD")
+		if portOf(mem.Addrs) == port {
+			t.Errorf("%s: CMD still at the taken port %d", d, port)
+		}
+	}
+	nodes, err := startDevnet(ctx, dir, m, "127.0.0.1", 0, devnetStartOptions(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := stopDevnet(nodes); err != nil {
+			t.Error(err)
+		}
+	}()
+	for _, n := range nodes {
+		waitReady(t, n)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for nodes[0].status.connectedMembers() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("ISL connected to %d of 2 members after 30s", nodes[0].status.connectedMembers())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

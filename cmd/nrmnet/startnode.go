@@ -1,0 +1,622 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"nrmnet/federation"
+	"nrmnet/federation/roster"
+	"nrmnet/node/web"
+	"nrmnet/schemas/authority"
+	"nrmnet/storage"
+)
+
+// startOptions are what a caller of startNode adds to the node's config.yaml.
+type startOptions struct {
+	// Logger receives every component's logs. Required.
+	Logger *slog.Logger
+	// DemoPrincipal, for devnet only, lets the case list be read without
+	// sign-in, as this user.
+	DemoPrincipal *web.Principal
+	// RefreshInterval is how often the coordinator view reloads; 0 keeps
+	// the default.
+	RefreshInterval time.Duration
+	// Federation, if set, adjusts the federation host's config before start
+	// (devnet and tests shorten the redial backoff).
+	Federation func(*federation.Config)
+	// Reports, if set, supplies other members' status reports (the gossip
+	// layer's signed heartbeats); without it only liveness is known.
+	Reports statusReports
+}
+
+// statusReports is the seam for the signed status heartbeats of the gossip
+// layer: the latest report each member made about itself, and when it was
+// received. A member with a fresh report counts as up even when this node
+// has no direct connection to it.
+type statusReports interface {
+	LatestReport(a authority.Code) (report web.NodeReport, received time.Time, ok bool)
+}
+
+// runningNode is one authority's node, composed from the store, the
+// federation host and the web server. Close stops it in order.
+type runningNode struct {
+	Authority authority.Code
+	Region    string
+
+	log      *slog.Logger
+	store    *storage.Store
+	host     *federation.Host
+	presence *presence
+	status   *regionStatus
+	metrics  *prometheus.Registry
+
+	httpLn  net.Listener
+	httpSrv *http.Server
+	// failed receives the HTTP server's error if it stops by itself.
+	failed chan error
+
+	ready       atomic.Bool
+	stopRoster  func()
+	ctx         context.Context // cancelled by Close
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	shutdownFor time.Duration
+	closeOnce   sync.Once
+	closeErr    error
+}
+
+// nodeSettings are the parts of the configuration that only a running node
+// needs, checked together so that every problem is named at once.
+type nodeSettings struct {
+	region    string
+	rosterAt  string
+	signed    []byte
+	anchors   []ed25519.PublicKey
+	threshold int
+	identity  ed25519.PrivateKey
+}
+
+func runSettings(dir string, cfg nodeConfig) (nodeSettings, error) {
+	var (
+		s    nodeSettings
+		errs []error
+	)
+	s.region = cfg.Region
+	if s.region == "" {
+		if a, ok := authority.Lookup(cfg.Authority); ok {
+			s.region = a.Region
+		}
+	}
+	if len(cfg.Federation.Listen) == 0 {
+		errs = append(errs, errors.New("federation.listen: at least one libp2p address is required, e.g. /ip4/0.0.0.0/tcp/4001"))
+	}
+	if cfg.HTTP.Listen == "" {
+		errs = append(errs, errors.New("http.listen: is required, e.g. 127.0.0.1:8080"))
+	} else if _, _, err := net.SplitHostPort(cfg.HTTP.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("http.listen: %q is not host:port", cfg.HTTP.Listen))
+	}
+	for i, a := range cfg.Federation.Anchors {
+		k, err := roster.ParseAnchorKey(a)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("federation.anchors[%d]: %w", i, err))
+			continue
+		}
+		s.anchors = append(s.anchors, k)
+	}
+	s.threshold = cfg.Federation.Threshold
+	if len(cfg.Federation.Anchors) == 0 {
+		errs = append(errs, errors.New("federation.anchors: the region's trust-anchor public keys are required (ask the region's anchor holders; see nrmnet roster --help)"))
+	} else if len(s.anchors) == len(cfg.Federation.Anchors) {
+		if err := roster.CheckTrust(s.anchors, s.threshold); err != nil {
+			errs = append(errs, fmt.Errorf("federation.threshold: %w", err))
+		}
+	}
+	if cfg.Federation.RosterFile == "" {
+		errs = append(errs, errors.New("federation.roster_file: is required"))
+	} else {
+		s.rosterAt = resolve(dir, cfg.Federation.RosterFile)
+		b, err := roster.ReadFile(s.rosterAt)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("federation.roster_file: %w (install the region's signed roster there)", err))
+		}
+		s.signed = b
+	}
+	keyPath := filepath.Join(resolve(dir, cfg.KeysDir), storage.AuthorityKeyFile)
+	id, err := storage.LoadAuthorityKey(keyPath)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("authority key: %w", err))
+	}
+	s.identity = id
+	return s, errors.Join(errs...)
+}
+
+// startNode opens the node's store, starts its federation host and serves
+// its HTTP endpoints: the web pages, /metrics, /healthz and /readyz. It
+// returns once the HTTP listener is bound; readiness follows when the host
+// has tried every member. On error, whatever was started is stopped again.
+func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOptions) (_ *runningNode, err error) {
+	if opts.Logger == nil {
+		return nil, errors.New("start node: a logger is required")
+	}
+	set, err := runSettings(dir, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
+	}
+	log := opts.Logger.With("node", string(cfg.Authority))
+	n := &runningNode{
+		Authority:   cfg.Authority,
+		Region:      set.region,
+		log:         log,
+		failed:      make(chan error, 1),
+		shutdownFor: cfg.HTTP.ShutdownTimeout,
+	}
+	if n.shutdownFor <= 0 {
+		n.shutdownFor = 10 * time.Second
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			_ = n.Close()
+		}
+	}()
+
+	sc := cfg.storeConfig(dir)
+	sc.Logger = log.With("component", "store")
+	if n.store, err = storage.Open(sc); err != nil {
+		return nil, explainOpenError(err, sc)
+	}
+
+	n.metrics = prometheus.NewRegistry()
+	fc := federation.DefaultConfig()
+	fc.Identity = set.identity
+	fc.Region = set.region
+	fc.Anchors, fc.Threshold = set.anchors, set.threshold
+	fc.Roster = set.signed
+	fc.ListenAddrs = cfg.Federation.Listen
+	fc.Logger = log
+	fc.Metrics = n.metrics
+	if opts.Federation != nil {
+		opts.Federation(&fc)
+	}
+	if n.host, err = federation.New(ctx, fc); err != nil {
+		return nil, err
+	}
+	n.presence = newPresence()
+	n.host.Libp2p().Network().Notify(n.presence)
+	n.stopRoster = n.host.RosterUpdates(func(u federation.RosterUpdate) {
+		if u.PreviousSerial == 0 {
+			return // the roster we started from is already on disk
+		}
+		if err := saveRoster(set.rosterAt, u.Signed); err != nil {
+			log.Error("keeping the newer roster failed; the node will start from the older one next time", "serial", u.Roster.Serial, "err", err)
+			return
+		}
+		log.Info("roster replaced", "serial", u.Roster.Serial, "previous_serial", u.PreviousSerial, "file", set.rosterAt)
+	})
+	n.status = &regionStatus{
+		self: cfg.Authority, host: n.host, store: n.store, presence: n.presence,
+		reports: opts.Reports, version: buildVersion(), ttl: time.Minute, now: time.Now,
+	}
+
+	wc := web.DefaultConfig()
+	wc.Authority = cfg.Authority
+	wc.Version = buildVersion()
+	wc.Region = n.status
+	wc.Cases = n.store
+	wc.DemoPrincipal = opts.DemoPrincipal
+	if opts.RefreshInterval > 0 {
+		wc.RefreshInterval = opts.RefreshInterval
+	}
+	wc.Logger = log
+	pages, err := web.New(wc)
+	if err != nil {
+		return nil, err
+	}
+	httpm := n.registerMetrics(sc.DataDir)
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{Registry: n.metrics}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", n.readyz)
+	mux.Handle("/", pages)
+
+	if n.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+		return nil, fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	n.httpSrv = &http.Server{
+		Handler:           httpm.instrument(mux),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
+	}
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		if err := n.httpSrv.Serve(n.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "err", err)
+			n.failed <- err
+		}
+	}()
+	go func() {
+		defer n.wg.Done()
+		select {
+		case <-n.host.Ready():
+			n.ready.Store(true)
+			log.Info("node ready", "http", n.HTTPAddr(), "peer", n.host.ID())
+		case <-n.ctx.Done():
+		}
+	}()
+	log.Info("node started", "region", set.region, "http", n.HTTPAddr(), "peer", n.host.ID(), "cases", n.store.CaseCount())
+	return n, nil
+}
+
+// HTTPAddr is the address the web server listens on.
+func (n *runningNode) HTTPAddr() string {
+	if n.httpLn == nil {
+		return ""
+	}
+	return n.httpLn.Addr().String()
+}
+
+// Failed delivers an error if the node's HTTP server stops by itself.
+func (n *runningNode) Failed() <-chan error { return n.failed }
+
+// readyz answers 200 once the store is open and the federation host has tried
+// every member, and 503 before that and from the start of shutdown.
+func (n *runningNode) readyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !n.ready.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// Close stops the node in order: it stops answering ready, lets HTTP
+// requests in flight finish (bounded by http.shutdown_timeout), closes the
+// federation host (peers see the node leave at once), then the store, which
+// syncs and records its audit checkpoint. It may be called more than once.
+func (n *runningNode) Close() error {
+	n.closeOnce.Do(func() {
+		n.ready.Store(false)
+		var errs []error
+		if n.httpSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), n.shutdownFor)
+			if err := n.httpSrv.Shutdown(ctx); err != nil {
+				// Browsers keep pre-opened connections that never carry a
+				// request; closing them, and anything slower than the
+				// timeout, is the point of the timeout.
+				n.log.Warn("http connections still open at the shutdown timeout; closing them", "timeout", n.shutdownFor, "err", err)
+				_ = n.httpSrv.Close()
+			}
+			cancel()
+		} else if n.httpLn != nil {
+			_ = n.httpLn.Close()
+		}
+		n.cancel()
+		n.wg.Wait()
+		if n.stopRoster != nil {
+			n.stopRoster()
+		}
+		if n.host != nil {
+			if err := n.host.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("federation host: %w", err))
+			}
+		}
+		if n.store != nil {
+			if err := n.store.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("store: %w", err))
+			}
+		}
+		n.closeErr = errors.Join(errs...)
+		if n.log != nil {
+			n.log.Info("node stopped", "err", n.closeErr)
+		}
+	})
+	return n.closeErr
+}
+
+func saveRoster(path string, signed []byte) error {
+	s, err := roster.DecodeSignedRoster(signed)
+	if err != nil {
+		return err
+	}
+	return roster.SaveFile(path, s)
+}
+
+// presence remembers when each peer was last connected, for "last seen" on
+// the coordinator view. libp2p calls it from its own goroutines; the map is
+// the only state and the lock is held for a map access only.
+type presence struct {
+	mu   sync.Mutex
+	seen map[peer.ID]time.Time
+}
+
+func newPresence() *presence { return &presence{seen: map[peer.ID]time.Time{}} }
+
+func (p *presence) mark(id peer.ID) {
+	p.mu.Lock()
+	p.seen[id] = time.Now()
+	p.mu.Unlock()
+}
+
+func (p *presence) lastSeen(id peer.ID) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seen[id]
+}
+
+func (p *presence) Listen(network.Network, ma.Multiaddr)      {}
+func (p *presence) ListenClose(network.Network, ma.Multiaddr) {}
+func (p *presence) Connected(_ network.Network, c network.Conn) {
+	p.mark(c.RemotePeer())
+}
+func (p *presence) Disconnected(_ network.Network, c network.Conn) {
+	p.mark(c.RemotePeer())
+}
+
+// regionStatus is the coordinator view's source: the roster in force, this
+// node's own connections, its own report, and other members' reports when a
+// statusReports is plugged in.
+type regionStatus struct {
+	self     authority.Code
+	host     *federation.Host
+	store    *storage.Store
+	presence *presence
+	reports  statusReports
+	version  string
+	ttl      time.Duration // how long this node's own report is reused
+	now      func() time.Time
+
+	mu     sync.Mutex
+	cached web.NodeReport
+	at     time.Time
+}
+
+// reportFreshness is how recent another member's report must be for it to
+// count as up without a direct connection.
+const reportFreshness = 90 * time.Second
+
+// RegionView implements web.RegionStatus.
+func (s *regionStatus) RegionView(ctx context.Context) (web.RegionView, error) {
+	r := s.host.Roster()
+	now := s.now()
+	v := web.RegionView{
+		Region: r.Region, Self: s.self, RosterSerial: r.Serial, RosterExpires: r.ExpiresAt,
+		Source: "this node's direct connections",
+	}
+	if s.reports != nil {
+		v.Source = "direct connections and signed heartbeats"
+	}
+	net := s.host.Libp2p().Network()
+	self := s.host.ID()
+	up := map[authority.Code]bool{}
+	panels := map[string][]authority.Code{}
+	var panelOrder []string
+	for _, m := range r.Members {
+		st := web.AuthorityStatus{Code: m.Authority, Name: string(m.Authority)}
+		if a, ok := authority.Lookup(m.Authority); ok {
+			st.Name = a.Name
+		}
+		for _, role := range m.Roles {
+			st.Roles = append(st.Roles, string(role))
+		}
+		for _, p := range m.Panels {
+			st.Panels = append(st.Panels, string(p))
+			if _, ok := panels[string(p)]; !ok {
+				panelOrder = append(panelOrder, string(p))
+			}
+			panels[string(p)] = append(panels[string(p)], m.Authority)
+		}
+		id, err := m.ID()
+		switch {
+		case err != nil:
+		case id == self:
+			st.Self, st.Up, st.LastSeen = true, true, now
+			rep, err := s.selfReport(ctx)
+			if err != nil {
+				return web.RegionView{}, err
+			}
+			st.Report = &rep
+		default:
+			if net.Connectedness(id) == network.Connected {
+				st.Up, st.LastSeen = true, now
+			} else {
+				st.LastSeen = s.presence.lastSeen(id)
+			}
+			if s.reports != nil {
+				if rep, at, ok := s.reports.LatestReport(m.Authority); ok {
+					st.Report = &rep
+					if now.Sub(at) < reportFreshness {
+						st.Up = true
+					}
+					if at.After(st.LastSeen) {
+						st.LastSeen = at
+					}
+				}
+			}
+		}
+		up[m.Authority] = st.Up
+		v.Authorities = append(v.Authorities, st)
+	}
+	for _, id := range panelOrder {
+		p := web.PanelStatus{ID: id, Members: panels[id]}
+		for _, c := range p.Members {
+			if up[c] {
+				p.MembersUp++
+			}
+		}
+		v.Panels = append(v.Panels, p)
+	}
+	return v, nil
+}
+
+// selfReport is this node's own status report, rebuilt at most once per ttl:
+// counting overdue cases is an audited read of the case index.
+func (s *regionStatus) selfReport(ctx context.Context) (web.NodeReport, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if !s.at.IsZero() && now.Sub(s.at) < s.ttl {
+		rep := s.cached
+		rep.OutboxDepth = s.store.OutboxDepth()
+		rep.Peers = s.connectedMembers()
+		return rep, nil
+	}
+	overdue, err := s.store.ListCases(ctx, storage.CaseQuery{DueBefore: now, Limit: storage.MaxListLimit}, storage.Access{
+		Actor: "node", Role: "node", Purpose: "federation status: count overdue cases",
+	})
+	if err != nil {
+		return web.NodeReport{}, fmt.Errorf("count overdue cases: %w", err)
+	}
+	cp, err := s.store.AuditCheckpoint()
+	if err != nil {
+		return web.NodeReport{}, fmt.Errorf("audit checkpoint: %w", err)
+	}
+	root := hex.EncodeToString(cp.Root[:])
+	s.cached = web.NodeReport{
+		At: now, Version: s.version, Peers: s.connectedMembers(), OutboxDepth: s.store.OutboxDepth(),
+		Cases: s.store.CaseCount(), Overdue: len(overdue), AuditSize: cp.Size, AuditRoot: root[:16],
+	}
+	s.at = now
+	return s.cached, nil
+}
+
+// connectedMembers counts the other roster members this node is connected to.
+func (s *regionStatus) connectedMembers() int {
+	net := s.host.Libp2p().Network()
+	n := 0
+	for _, id := range s.host.Roster().PeerIDs() {
+		if id != s.host.ID() && net.Connectedness(id) == network.Connected {
+			n++
+		}
+	}
+	return n
+}
+
+// httpMetrics counts requests by route and status, and times them.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func (m *httpMetrics) instrument(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, pattern := mux.Handler(r)
+		if pattern == "" || pattern == "/" {
+			pattern = "other"
+		}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		mux.ServeHTTP(rec, r)
+		m.duration.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
+		m.requests.WithLabelValues(pattern, strconv.Itoa(rec.status)).Inc()
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// registerMetrics registers the node's own metrics (counts and health only,
+// never case content) beside Go's and the process's.
+func (n *runningNode) registerMetrics(dataDir string) *httpMetrics {
+	reg := n.metrics
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	constLabels := prometheus.Labels{"authority": string(n.Authority)}
+	gauge := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: constLabels}, f))
+	}
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "nrmnet_build_info", Help: "Always 1; labels say the version and region.",
+		ConstLabels: prometheus.Labels{"authority": string(n.Authority), "region": n.Region, "version": buildVersion()},
+	})
+	info.Set(1)
+	reg.MustRegister(info)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "nrmnet_ready", Help: "1 when the node answers /readyz with 200.", ConstLabels: constLabels,
+	}, func() float64 { return boolFloat(n.ready.Load()) }))
+	gauge("nrmnet_store_cases", "Cases held by the store.", func() float64 { return float64(n.store.CaseCount()) })
+	gauge("nrmnet_outbox_depth", "Messages in the outbox waiting for acknowledgement.", func() float64 { return float64(n.store.OutboxDepth()) })
+	gauge("nrmnet_audit_log_entries", "Entries in the audit log.", func() float64 {
+		cp, err := n.store.AuditCheckpoint()
+		if err != nil {
+			return -1
+		}
+		return float64(cp.Size)
+	})
+	gauge("nrmnet_store_size_bytes", "Bytes on disk in the data directory.", func() float64 { return float64(dirSize(dataDir)) })
+	gauge("nrmnet_federation_roster_serial", "Serial of the roster in force.", func() float64 { return float64(n.host.Roster().Serial) })
+	gauge("nrmnet_federation_members", "Members on the roster in force, this node included.", func() float64 { return float64(len(n.host.Roster().Members)) })
+	gauge("nrmnet_federation_members_connected", "Other members this node is connected to.", func() float64 { return float64(n.status.connectedMembers()) })
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "nrmnet_federation_refused_connections_total", Help: "Connections refused by the roster gater.", ConstLabels: constLabels,
+	}, func() float64 { return float64(n.host.RefusedConnections()) }))
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nrmnet_http_requests_total", Help: "HTTP requests by route and status code.", ConstLabels: constLabels,
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "nrmnet_http_request_duration_seconds", Help: "HTTP request latency by route.", ConstLabels: constLabels,
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// dirSize sums the sizes of the regular files under dir.
+func dirSize(dir string) int64 {
+	var total int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	return total
+}
