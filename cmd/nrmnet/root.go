@@ -29,7 +29,6 @@ Each authority runs one node that holds its cases encrypted on its own disk.`,
 		newBackupCommand(),
 		newRestoreCommand(),
 		newRosterCommand(),
-		newUserCommand(), newCaseCommand(),
 		newVersionCommand(),
 	)
 	return root
