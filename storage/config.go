@@ -170,6 +170,7 @@ func (c Config) dataOptions(key []byte, log *slog.Logger) badger.Options {
 		WithDetectConflicts(false). // one goroutine writes
 		WithNumGoroutines(2).
 		WithCompression(options.Snappy).
+		WithChecksumVerificationMode(checksumMode).
 		WithMetricsEnabled(false)
 	if c.InMemory {
 		o = o.WithDir("").WithValueDir("").WithInMemory(true)
@@ -197,12 +198,19 @@ func (c Config) childKeyOptions(key []byte, log *slog.Logger) badger.Options {
 		WithSyncWrites(true).
 		WithDetectConflicts(false). // only the writer goroutine writes
 		WithNumGoroutines(1).
+		WithChecksumVerificationMode(checksumMode).
 		WithMetricsEnabled(false)
 	if c.InMemory {
 		o = o.WithDir("").WithValueDir("").WithInMemory(true)
 	}
 	return o
 }
+
+// checksumMode is when Badger checks the checksums of table blocks. Badger's
+// encryption (AES-CTR) has no integrity, and by default it checks nothing
+// after writing: a damaged block would decrypt to wrong bytes. See DESIGN.md,
+// "Badger caveats", for the choice and its measured cost.
+const checksumMode = options.OnBlockRead
 
 // maxValueThreshold is Badger's largest ValueThreshold: values shorter than
 // this are kept in the LSM tree (and its write-ahead log), not the value log.

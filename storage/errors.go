@@ -48,6 +48,9 @@ var (
 	ErrBackupCorrupt = errors.New("backup corrupt")
 	// ErrWrongAuthority: the data or backup belongs to another authority.
 	ErrWrongAuthority = errors.New("wrong authority")
+	// ErrDamaged: a table file of a database fails its checksum (the disk,
+	// or whatever copied the files, damaged them); restore from a backup.
+	ErrDamaged = errors.New("database damaged")
 	// ErrTooLarge: a record is too large to store.
 	ErrTooLarge = errors.New("too large")
 	// ErrInvalidConfig: a Config field is missing or out of range.
