@@ -25,9 +25,21 @@ import (
 // restart.
 type FSM interface {
 	raft.FSM
+	// AppliedIndex is the log index of the last command the FSM's state
+	// includes, also after Restore (so it belongs in the snapshot). Reads
+	// wait on it: raft's own applied index runs ahead of the FSM.
+	AppliedIndex() uint64
 	// CommandApplied reports whether the command with this ID has been
 	// applied to this node's state, and at which log index.
 	CommandApplied(id v1.ID) (index uint64, applied bool, err error)
+}
+
+// ResponseEncoder is an optional capability of an FSM whose Apply returns
+// something other than nil, []byte or error (a result struct, say): it turns
+// that answer into bytes, so that Propose can hand it back, also to a
+// follower that forwarded the command. Checked by type assertion.
+type ResponseEncoder interface {
+	EncodeResponse(resp any) ([]byte, error)
 }
 
 // Member is one server of a panel's Raft group: an authority's node, or the
@@ -113,6 +125,10 @@ type Config struct {
 	// FSM applies committed commands. Required for members; a witness runs
 	// WitnessFSM and FSM must be nil or a *WitnessFSM.
 	FSM FSM
+	// FSMPersistsState says the FSM keeps its state on disk with its applied
+	// index, so raft does not restore the last snapshot into it at start
+	// (raft's NoSnapshotRestoreOnStart); it replays only the log after it.
+	FSMPersistsState bool
 
 	Timeouts Timeouts `yaml:"timeouts"`
 	// MaxPool is how many raft streams are pooled per peer.
@@ -266,6 +282,7 @@ func (c Config) raftConfig(logger *slog.Logger) *raft.Config {
 	conf.TrailingLogs = c.TrailingLogs
 	conf.Logger = raftstore.HCLogger(logger)
 	conf.NoLegacyTelemetry = true
+	conf.NoSnapshotRestoreOnStart = c.FSMPersistsState && !c.Witness
 	if c.Witness {
 		// The witness never snapshots: its log is the only copy it holds,
 		// and a snapshot of WitnessFSM would hold nothing a member could

@@ -129,7 +129,7 @@ func (f *kvFSM) get(key string) (string, bool) {
 	return string(val), err == nil
 }
 
-func (f *kvFSM) applied() uint64 {
+func (f *kvFSM) AppliedIndex() uint64 {
 	var idx uint64
 	_ = f.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(appliedKey)
@@ -441,3 +441,7 @@ func put(t testing.TB, n *node, key, value string) (v1.ID, Result) {
 type v1IDT = v1.ID
 
 func v1ID(s string) v1.ID { return v1.ID(s) }
+
+type peerIDT = peer.ID
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

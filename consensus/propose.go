@@ -15,8 +15,14 @@ import (
 )
 
 // Propose submits a command to the panel and waits until it is applied. On a
-// follower the command is forwarded to the leader. With a data key the
-// command is sealed before it leaves this node.
+// follower the command is forwarded to the leader, and Propose also waits
+// (within ctx) for this node to apply it, so the proposer reads its own
+// write here. With a data key the command is sealed before it leaves this
+// node.
+//
+// Result.Response is the leader FSM's answer: the []byte it returned, or its
+// answer encoded by its ResponseEncoder. It is nil when the leader is a
+// witness (which applies nothing); ask this node's FSM by command ID then.
 //
 // A nil error means the command was committed and applied (Result says at
 // which index and what the FSM answered). An error matching ErrRejected means
@@ -61,8 +67,10 @@ func (p *Panel) Propose(ctx context.Context, cmd []byte) (Result, error) {
 			default:
 				switch resp.status {
 				case statusOK:
+					p.catchUp(ctx, resp.index)
 					return Result{Index: resp.index, Response: nonEmpty(resp.payload)}, nil
 				case statusRejected:
+					p.catchUp(ctx, resp.index)
 					return Result{Index: resp.index}, fmt.Errorf("%w: %s", ErrRejected, resp.payload)
 				case statusAmbiguous:
 					return Result{}, fmt.Errorf("%w: leader %s: %s", ErrAmbiguous, leader, resp.payload)
@@ -82,6 +90,15 @@ func (p *Panel) Propose(ctx context.Context, cmd []byte) (Result, error) {
 	}
 }
 
+// catchUp waits, within ctx, for this node to apply a command the leader
+// applied, so that a proposer reads its own write here. The command is
+// committed whether or not the wait completes.
+func (p *Panel) catchUp(ctx context.Context, index uint64) {
+	if err := p.waitApplied(ctx, index); err != nil {
+		p.logger.Debug("committed command not yet applied here", "index", index, "error", err)
+	}
+}
+
 func nonEmpty(b []byte) []byte {
 	if len(b) == 0 {
 		return nil
@@ -96,7 +113,8 @@ func (p *Panel) applyLocal(ctx context.Context, data []byte) (Result, error) {
 	err := p.await(ctx, f)
 	switch {
 	case err == nil:
-	case errors.Is(err, raft.ErrNotLeader):
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		// Refused before it was appended: safe to send again.
 		return Result{}, raft.ErrNotLeader
 	case errors.Is(err, raft.ErrEnqueueTimeout):
 		return Result{}, fmt.Errorf("consensus: leader too busy to accept the command: %w", err)
@@ -114,7 +132,17 @@ func (p *Panel) applyLocal(ctx context.Context, data []byte) (Result, error) {
 	case error:
 		return res, fmt.Errorf("%w: %w", ErrRejected, v)
 	default:
-		p.logger.Warn("fsm returned a response that cannot be forwarded; dropped", "type", fmt.Sprintf("%T", v))
+		enc, ok := p.cfg.FSM.(ResponseEncoder)
+		if !ok {
+			p.logger.Warn("fsm response dropped: the FSM returns a type it cannot encode", "type", fmt.Sprintf("%T", v))
+			break
+		}
+		b, err := enc.EncodeResponse(v)
+		if err != nil {
+			p.logger.Warn("fsm response dropped: encoding failed", "error", err)
+			break
+		}
+		res.Response = b
 	}
 	return res, nil
 }
@@ -305,20 +333,58 @@ func (p *Panel) sync(ctx context.Context, settle bool) error {
 	}
 }
 
-// waitApplied waits until the local FSM has applied idx.
+// waitApplied waits until the local FSM's state includes every command up
+// to idx. raft's AppliedIndex counts entries handed to the FSM goroutine, not
+// applied by it, so it is only the first condition: then the last command
+// at or below idx is looked up in the log, and the FSM's own AppliedIndex
+// must reach it. (A command compacted out of the log is in the FSM's state
+// already: raft compacts only behind a snapshot or a restore.)
 func (p *Panel) waitApplied(ctx context.Context, idx uint64) error {
 	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
-	for p.raft.AppliedIndex() < idx {
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return fmt.Errorf("consensus: applied %d of read index %d: %w", p.raft.AppliedIndex(), idx, ctx.Err())
-		case <-p.ctx.Done():
-			return ErrClosed
+	wait := func(done func() bool) error {
+		for !done() {
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				return fmt.Errorf("consensus: applied %d of read index %d: %w", p.raft.AppliedIndex(), idx, ctx.Err())
+			case <-p.ctx.Done():
+				return ErrClosed
+			}
+		}
+		return nil
+	}
+	if err := wait(func() bool { return p.raft.AppliedIndex() >= idx }); err != nil {
+		return err
+	}
+	need, err := p.lastCommandAtOrBelow(idx)
+	if err != nil {
+		return err
+	}
+	fsm := p.fsm.(interface{ AppliedIndex() uint64 })
+	return wait(func() bool { return fsm.AppliedIndex() >= need })
+}
+
+// lastCommandAtOrBelow returns the index of the last command entry in the
+// local log at or below idx, or 0 if none is left in the log.
+func (p *Panel) lastCommandAtOrBelow(idx uint64) (uint64, error) {
+	first, err := p.store.FirstIndex()
+	if err != nil {
+		return 0, err
+	}
+	for i := idx; i >= first && i > 0; i-- {
+		var l raft.Log
+		if err := p.store.GetLog(i, &l); err != nil {
+			if errors.Is(err, raft.ErrLogNotFound) {
+				return 0, nil // compacted since FirstIndex was read
+			}
+			return 0, fmt.Errorf("consensus: read log entry %d: %w", i, err)
+		}
+		if l.Type == raft.LogCommand {
+			return i, nil
 		}
 	}
-	return nil
+	return 0, nil
 }
 
 // CommandApplied says, linearizably, whether the command with this ID has

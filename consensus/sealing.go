@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 
@@ -218,6 +219,9 @@ func (or *openingReader) next() error {
 type sealedFSM struct {
 	inner FSM
 	s     *sealer
+	// refused is the index of the last entry that did not open; it counts
+	// as applied (the FSM goroutine is past it), see AppliedIndex.
+	refused atomic.Uint64
 }
 
 func (f *sealedFSM) Apply(l *raft.Log) any {
@@ -228,6 +232,7 @@ func (f *sealedFSM) Apply(l *raft.Log) any {
 	if err != nil {
 		// Every member holds the same key, so every member refuses the
 		// same entry: the state stays the same everywhere.
+		f.refused.Store(l.Index)
 		return err
 	}
 	opened := *l
@@ -250,6 +255,10 @@ func (f *sealedFSM) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	return f.inner.Restore(io.NopCloser(or))
+}
+
+func (f *sealedFSM) AppliedIndex() uint64 {
+	return max(f.inner.AppliedIndex(), f.refused.Load())
 }
 
 func (f *sealedFSM) CommandApplied(id v1.ID) (uint64, bool, error) {

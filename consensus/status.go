@@ -48,7 +48,11 @@ func (p *Panel) observe() {
 					readyClosed = true
 				}
 				if d.LeaderID == p.self {
-					p.wg.Go(p.leaderBarrier)
+					if p.cfg.Witness {
+						p.wg.Go(p.handOverLeadership)
+					} else {
+						p.wg.Go(p.leaderBarrier)
+					}
 				}
 			case raft.FailedHeartbeatObservation:
 				st.failing[d.PeerID] = d.LastContact
@@ -75,6 +79,21 @@ func (p *Panel) leaderBarrier() {
 	if p.raft.CurrentTerm() == term {
 		p.barrierTerm.Store(term)
 	}
+}
+
+// handOverLeadership moves leadership from the witness to the most
+// up-to-date member, best effort: a witness can lead (it replicates
+// ciphertext), but the FSM answers come from a member that applies them, and
+// a witness is often on the slower link. If no member can take over, the
+// witness stays leader and the panel keeps deciding.
+func (p *Panel) handOverLeadership() {
+	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.Timeouts.Forward)
+	defer cancel()
+	if err := p.await(ctx, p.raft.LeadershipTransfer()); err != nil {
+		p.logger.Info("witness keeps leadership: transfer failed", "error", err)
+		return
+	}
+	p.logger.Info("witness handed leadership to a member")
 }
 
 // Status is one node's view of its panel's Raft group.

@@ -53,6 +53,13 @@ func (w *WitnessFSM) Restore(rc io.ReadCloser) error {
 // inside the sealed payloads.
 func (w *WitnessFSM) CommandApplied(v1.ID) (uint64, bool, error) { return 0, false, ErrWitness }
 
+// AppliedIndex returns the index of the last command applied.
+func (w *WitnessFSM) AppliedIndex() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.index
+}
+
 // Seen returns the index of the last entry applied and how many command
 // entries the witness has applied since it started (a restart replays its
 // log, so the count starts again).
