@@ -1,0 +1,282 @@
+package gossip
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"nrmnet/schemas"
+	v1 "nrmnet/schemas/v1"
+)
+
+// The digest exchange, over one stream opened by the node that repairs:
+//
+//	puller -> server  alert_digest  the live alert IDs the puller holds
+//	server -> puller  alert_digest  the live alert IDs the server holds and the puller lacks
+//	puller -> server  alert_want    the IDs it asks for (it may have got some meanwhile)
+//	server -> puller  one alert envelope per frame, then end of stream
+//
+// Every alert received this way goes through the same checks as on a topic
+// (issuer signature, roster, region, expiry, replay) before the node sees it.
+
+// pullCooldown is the least time between two exchanges with one peer
+// triggered by events (connections, a peer's digest).
+const pullCooldown = 2 * time.Second
+
+// requestPull asks the digest loop for an exchange with p, if it is a
+// member and the loop is not too busy.
+func (s *Service) requestPull(p peer.ID) {
+	if p == s.self {
+		return
+	}
+	if _, ok := s.host.Member(p); !ok {
+		return
+	}
+	select {
+	case s.pulls <- p:
+	default:
+	}
+}
+
+// digestLoop runs the exchanges this node starts, one at a time.
+func (s *Service) digestLoop() {
+	defer s.wg.Done()
+	tick := time.NewTicker(s.cfg.DigestInterval)
+	defer tick.Stop()
+	last := map[peer.ID]time.Time{}
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case p := <-s.pulls:
+			if time.Since(last[p]) < pullCooldown {
+				continue
+			}
+			last[p] = time.Now()
+			s.pullFrom(p)
+		case <-tick.C:
+			for p, t := range last {
+				if time.Since(t) > pullCooldown {
+					delete(last, p)
+				}
+			}
+			var peers []peer.ID
+			for _, p := range s.host.Roster().PeerIDs() {
+				if p != s.self && s.host.Libp2p().Network().Connectedness(p) == network.Connected {
+					peers = append(peers, p)
+				}
+			}
+			if len(peers) > 0 {
+				p := peers[rand.IntN(len(peers))]
+				last[p] = time.Now()
+				s.pullFrom(p)
+			}
+		}
+	}
+}
+
+func (s *Service) pullFrom(p peer.ID) {
+	n, err := s.pull(p)
+	if err != nil {
+		s.metrics.digests.WithLabelValues("failed").Inc()
+		s.log.Debug("digest exchange failed", "peer", p, "err", err)
+		return
+	}
+	s.metrics.digests.WithLabelValues("done").Inc()
+	if n > 0 {
+		s.log.Info("digest exchange fetched missing alerts", "peer", p, "alerts", n)
+	}
+}
+
+// pull runs one exchange with p and returns how many alerts it fetched.
+func (s *Service) pull(p peer.ID) (int, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StreamTimeout)
+	defer cancel()
+	mine, err := s.cfg.Seen.LiveSeen(s.now(), s.cfg.MaxDigestIDs)
+	if err != nil {
+		return 0, fmt.Errorf("list live alerts: %w", err)
+	}
+	st, err := s.host.Libp2p().NewStream(ctx, p, DigestProtocol)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	_ = st.SetDeadline(time.Now().Add(s.cfg.StreamTimeout))
+	fail := func(err error) (int, error) {
+		st.Reset()
+		return 0, err
+	}
+	if err := s.send(st, "send digest", KindAlertDigest, mine); err != nil {
+		return fail(err)
+	}
+	br := bufio.NewReader(st)
+	b, err := readFrame(br, maxDigestFrame)
+	if err != nil {
+		return fail(fmt.Errorf("read digest: %w", err))
+	}
+	if s.tap != nil {
+		s.tap("receive digest", b)
+	}
+	theirs, err := decodeIDList(b, KindAlertDigest)
+	if err != nil {
+		s.metrics.rejected.WithLabelValues(labelDigest, reasonMalformed).Inc()
+		return fail(err)
+	}
+	var want []v1.ID
+	for _, id := range theirs {
+		if _, _, found, err := s.cfg.Seen.GetSeen(id); err == nil && !found {
+			want = append(want, id)
+		}
+	}
+	if err := s.send(st, "send want", KindAlertWant, want); err != nil {
+		return fail(err)
+	}
+	if err := st.CloseWrite(); err != nil {
+		return fail(err)
+	}
+	asked := make(map[v1.ID]bool, len(want))
+	for _, id := range want {
+		asked[id] = true
+	}
+	got := 0
+	for range want {
+		b, err := readFrame(br, maxAlertMessage)
+		if errors.Is(err, io.EOF) {
+			break // the server no longer held some
+		}
+		if err != nil {
+			return got, fmt.Errorf("read alert: %w", err)
+		}
+		if s.tap != nil {
+			s.tap("receive digest alert", b)
+		}
+		a, v := s.checkAlert(b, "", "")
+		if v.result == pubsub.ValidationAccept && !asked[a.ID] {
+			v = reject(reasonMalformed, fmt.Errorf("%w: alert %s was not asked for", ErrMalformed, a.ID))
+		}
+		if v.result != pubsub.ValidationAccept {
+			s.count(labelDigest, v, p, a)
+			if v.result == pubsub.ValidationReject {
+				return fail(fmt.Errorf("peer sent an invalid alert: %w", v.err))
+			}
+			continue
+		}
+		delete(asked, a.ID)
+		s.metrics.delivered.WithLabelValues(labelDigest).Inc()
+		select {
+		case s.inbox <- incoming{alert: a, envelope: b, from: p, via: "digest"}:
+			got++
+		case <-s.ctx.Done():
+			return got, ErrClosed
+		}
+	}
+	return got, nil
+}
+
+func (s *Service) send(w io.Writer, what string, kind schemas.Kind, ids []v1.ID) error {
+	env, err := encodeIDList(kind, ids)
+	if err != nil {
+		return err
+	}
+	if s.tap != nil {
+		s.tap(what, env)
+	}
+	return writeFrame(w, env)
+}
+
+// serveDigest answers one exchange started by a peer.
+func (s *Service) serveDigest(st network.Stream) {
+	defer st.Close()
+	_ = st.SetDeadline(time.Now().Add(s.cfg.StreamTimeout))
+	remote := st.Conn().RemotePeer()
+	if _, ok := s.host.Member(remote); !ok {
+		st.Reset()
+		return
+	}
+	if err := s.answerDigest(st, remote); err != nil {
+		s.log.Debug("digest exchange served with an error", "peer", remote, "err", err)
+		st.Reset()
+	}
+}
+
+func (s *Service) answerDigest(st network.Stream, remote peer.ID) error {
+	br := bufio.NewReader(st)
+	b, err := readFrame(br, maxDigestFrame)
+	if err != nil {
+		return fmt.Errorf("read digest: %w", err)
+	}
+	if s.tap != nil {
+		s.tap("receive digest", b)
+	}
+	theirs, err := decodeIDList(b, KindAlertDigest)
+	if err != nil {
+		s.metrics.rejected.WithLabelValues(labelDigest, reasonMalformed).Inc()
+		return err
+	}
+	now := s.now()
+	mine, err := s.cfg.Seen.LiveSeen(now, s.cfg.MaxDigestIDs)
+	if err != nil {
+		return fmt.Errorf("list live alerts: %w", err)
+	}
+	has := make(map[v1.ID]bool, len(theirs))
+	for _, id := range theirs {
+		has[id] = true
+	}
+	held := make(map[v1.ID]bool, len(mine))
+	var lack []v1.ID
+	for _, id := range mine {
+		held[id] = true
+		if !has[id] {
+			lack = append(lack, id)
+		}
+	}
+	// The peer holds alerts we do not: pull them in turn.
+	for _, id := range theirs {
+		if !held[id] {
+			s.requestPull(remote)
+			break
+		}
+	}
+	if err := s.send(st, "send digest", KindAlertDigest, lack); err != nil {
+		return err
+	}
+	b, err = readFrame(br, maxDigestFrame)
+	if err != nil {
+		return fmt.Errorf("read want: %w", err)
+	}
+	if s.tap != nil {
+		s.tap("receive want", b)
+	}
+	want, err := decodeIDList(b, KindAlertWant)
+	if err != nil {
+		s.metrics.rejected.WithLabelValues(labelDigest, reasonMalformed).Inc()
+		return err
+	}
+	for _, id := range want {
+		if !held[id] {
+			continue
+		}
+		env, _, found, err := s.cfg.Seen.GetSeen(id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			continue
+		}
+		if s.tap != nil {
+			s.tap("send digest alert", env)
+		}
+		if err := writeFrame(st, env); err != nil {
+			return err
+		}
+	}
+	return st.CloseWrite()
+}

@@ -1,0 +1,28 @@
+package gossip
+
+import (
+	"context"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// NewTapped is New with a tap that sees every message the service sends or
+// receives, before validation.
+func NewTapped(ctx context.Context, cfg Config, tap func(what string, b []byte)) (*Service, error) {
+	return newService(ctx, cfg, tap)
+}
+
+// PublishRaw publishes bytes on one of the service's topics, as the outbox
+// does when it re-publishes.
+func (s *Service) PublishRaw(ctx context.Context, topic string, b []byte) error {
+	return s.publishOn(ctx, topic, b)
+}
+
+// TopicPeers lists the peers the router knows on a topic.
+func (s *Service) TopicPeers(topic string) []peer.ID {
+	t, ok := s.topics[topic]
+	if !ok {
+		return nil
+	}
+	return t.ListPeers()
+}

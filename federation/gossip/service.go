@@ -1,0 +1,383 @@
+package gossip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"nrmnet/federation"
+	"nrmnet/federation/roster"
+	"nrmnet/schemas/authority"
+	v1 "nrmnet/schemas/v1"
+)
+
+// Stream protocols.
+const (
+	AckProtocol    = protocol.ID("/nrmnet/alert-ack/1")
+	DigestProtocol = protocol.ID("/nrmnet/alert-digest/1")
+)
+
+// NationalTopic is the topic of alerts for cross-region cases.
+const NationalTopic = "/nrmnet/alerts/1/national"
+
+// RegionTopic returns the topic of a region's alerts, e.g.
+// "/nrmnet/alerts/1/region/north-east".
+func RegionTopic(region string) string { return "/nrmnet/alerts/1/region/" + slug(region) }
+
+// StatusTopic returns the topic of a region's heartbeats.
+func StatusTopic(region string) string { return "/nrmnet/status/1/region/" + slug(region) }
+
+func slug(region string) string {
+	return strings.ReplaceAll(strings.ToLower(region), " ", "-")
+}
+
+// topic labels for metrics.
+const (
+	labelRegion   = "region_alerts"
+	labelNational = "national_alerts"
+	labelStatus   = "status"
+	labelDigest   = "digest"
+)
+
+// Service is a node's gossip: its topics, validators, outbox loop, digest
+// repair, acknowledgements and heartbeats. Close it before the host.
+type Service struct {
+	cfg     Config
+	log     *slog.Logger
+	host    *federation.Host
+	self    peer.ID
+	me      v1.AuthorityCode
+	region  string
+	started time.Time
+	now     func() time.Time
+	metrics *metrics
+
+	ps     *pubsub.PubSub
+	topics map[string]*pubsub.Topic // by topic name
+	labels map[string]string        // topic name -> metric label
+	subs   []*pubsub.Subscription
+
+	inbox    chan incoming
+	acks     chan ackJob
+	pulls    chan peer.ID
+	beats    chan *Heartbeat
+	views    chan chan RegionView
+	conflict chan CheckpointConflict
+	acked    chan AckReceived
+	notifee  *network.NotifyBundle
+	scores   atomic.Pointer[map[peer.ID]float64]
+
+	// tap, set only by tests, sees every message this service sends or
+	// receives on the wire, before validation.
+	tap func(what string, b []byte)
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New validates cfg, joins the region's topics on the host, registers the
+// validators and stream handlers, and starts the loops. The context bounds
+// only the start.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	return newService(ctx, cfg, nil)
+}
+
+// newService is New with a wire tap (tests only).
+func newService(ctx context.Context, cfg Config, tap func(what string, b []byte)) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := cfg.Host
+	r := h.Roster()
+	self, ok := r.MemberByPeer(h.ID())
+	if !ok {
+		return nil, fmt.Errorf("%w: this node is not on the roster in force", ErrConfig)
+	}
+	m, err := newMetrics(cfg.Registry, cfg.Outbox)
+	if err != nil {
+		return nil, fmt.Errorf("%w: metrics: %v", ErrConfig, err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s := &Service{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "gossip"),
+		host:     h,
+		self:     h.ID(),
+		me:       v1.AuthorityCode(self.Authority),
+		region:   r.Region,
+		started:  cfg.Now().UTC(),
+		now:      cfg.Now,
+		metrics:  m,
+		topics:   map[string]*pubsub.Topic{},
+		labels:   map[string]string{},
+		inbox:    make(chan incoming, 256),
+		acks:     make(chan ackJob, 256),
+		pulls:    make(chan peer.ID, 64),
+		beats:    make(chan *Heartbeat, 64),
+		views:    make(chan chan RegionView),
+		conflict: make(chan CheckpointConflict, 64),
+		acked:    make(chan AckReceived, 256),
+		tap:      tap,
+		ctx:      runCtx,
+		cancel:   cancel,
+	}
+	if err := s.start(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Service) start() error {
+	ps, err := pubsub.NewGossipSub(s.ctx, s.host.Libp2p(),
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithFloodPublish(true),
+		pubsub.WithPeerExchange(false),
+		pubsub.WithMaxMessageSize(maxAlertMessage+4<<10),
+		pubsub.WithPeerScore(scoreParams(s), scoreThresholds()),
+		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(func(m map[peer.ID]float64) { s.scores.Store(&m) }), time.Second),
+		pubsub.WithLogger(s.log),
+	)
+	if err != nil {
+		return fmt.Errorf("start gossipsub: %w", err)
+	}
+	s.ps = ps
+	for _, t := range []struct {
+		name, label string
+		val         pubsub.ValidatorEx
+	}{
+		{RegionTopic(s.region), labelRegion, s.validateAlertOn(RegionTopic(s.region), labelRegion)},
+		{NationalTopic, labelNational, s.validateAlertOn(NationalTopic, labelNational)},
+		{StatusTopic(s.region), labelStatus, s.validateHeartbeat},
+	} {
+		if err := ps.RegisterTopicValidator(t.name, t.val, pubsub.WithValidatorTimeout(s.cfg.StreamTimeout)); err != nil {
+			return fmt.Errorf("register validator for %s: %w", t.name, err)
+		}
+		topic, err := ps.Join(t.name)
+		if err != nil {
+			return fmt.Errorf("join %s: %w", t.name, err)
+		}
+		s.topics[t.name], s.labels[t.name] = topic, t.label
+		sub, err := topic.Subscribe(pubsub.WithBufferSize(256))
+		if err != nil {
+			return fmt.Errorf("subscribe to %s: %w", t.name, err)
+		}
+		s.subs = append(s.subs, sub)
+		s.wg.Add(1)
+		go s.readLoop(sub, t.label)
+	}
+	lh := s.host.Libp2p()
+	lh.SetStreamHandler(AckProtocol, s.serveAck)
+	lh.SetStreamHandler(DigestProtocol, s.serveDigest)
+	s.notifee = &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		s.requestPull(c.RemotePeer())
+	}}
+	lh.Network().Notify(s.notifee)
+
+	s.wg.Add(7)
+	go s.inboxLoop()
+	go s.ackLoop()
+	go s.outboxLoop()
+	go s.digestLoop()
+	go s.heartbeatLoop()
+	go s.statusLoop()
+	go s.observerLoop()
+	// Peers already connected get a digest exchange now.
+	for _, p := range lh.Network().Peers() {
+		s.requestPull(p)
+	}
+	return nil
+}
+
+// Close stops the service: stream handlers first, so no new exchange
+// starts, then the subscriptions and loops. It is idempotent.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() {
+		lh := s.host.Libp2p()
+		lh.RemoveStreamHandler(AckProtocol)
+		lh.RemoveStreamHandler(DigestProtocol)
+		if s.notifee != nil {
+			lh.Network().StopNotify(s.notifee)
+		}
+		for _, sub := range s.subs {
+			sub.Cancel()
+		}
+		s.cancel()
+		s.wg.Wait()
+		for _, t := range s.topics {
+			_ = t.Close()
+		}
+	})
+	return nil
+}
+
+// PeerScore returns a peer's GossipSub score as of the last second, and
+// whether the router scores it (it is connected).
+func (s *Service) PeerScore(p peer.ID) (float64, bool) {
+	m := s.scores.Load()
+	if m == nil {
+		return 0, false
+	}
+	v, ok := (*m)[p]
+	return v, ok
+}
+
+// Region returns the region this service federates in.
+func (s *Service) Region() string { return s.region }
+
+// readLoop hands every accepted message of one subscription to its consumer.
+func (s *Service) readLoop(sub *pubsub.Subscription, label string) {
+	defer s.wg.Done()
+	for {
+		msg, err := sub.Next(s.ctx)
+		if err != nil {
+			return // cancelled or closed
+		}
+		if msg.ReceivedFrom == s.self {
+			continue // our own message, delivered back to us
+		}
+		switch label {
+		case labelStatus:
+			hb, ok := msg.ValidatorData.(*Heartbeat)
+			if !ok {
+				continue
+			}
+			select {
+			case s.beats <- hb:
+			case <-s.ctx.Done():
+				return
+			}
+		default:
+			a, ok := msg.ValidatorData.(*v1.CrossBorderAlert)
+			if !ok {
+				continue
+			}
+			select {
+			case s.inbox <- incoming{alert: a, envelope: msg.Data, from: msg.ReceivedFrom, via: "gossip"}:
+			case <-s.ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// isTargeted reports whether an alert targets an authority in a region.
+func isTargeted(a *v1.CrossBorderAlert, code v1.AuthorityCode, region string) bool {
+	if a.National {
+		return true
+	}
+	for _, t := range a.TargetAuthorities {
+		if t == code {
+			return true
+		}
+	}
+	for _, r := range a.TargetRegions {
+		if r == region {
+			return true
+		}
+	}
+	return false
+}
+
+// regionOf returns an authority's region, "" if unknown.
+func regionOf(code v1.AuthorityCode) string {
+	a, ok := authority.Lookup(authority.Code(code))
+	if !ok {
+		return ""
+	}
+	return a.Region
+}
+
+// topicFor returns the topic an alert belongs on: the issuer's region's when
+// every target lies in that region, the national topic otherwise.
+func topicFor(a *v1.CrossBorderAlert, region string) string {
+	if isRegional(a, region) {
+		return RegionTopic(region)
+	}
+	return NationalTopic
+}
+
+func isRegional(a *v1.CrossBorderAlert, region string) bool {
+	if a.National {
+		return false
+	}
+	for _, r := range a.TargetRegions {
+		if r != region {
+			return false
+		}
+	}
+	for _, t := range a.TargetAuthorities {
+		if regionOf(t) != region {
+			return false
+		}
+	}
+	return true
+}
+
+// targetsOf returns the authority-role members of r, other than the issuer,
+// that an alert targets, and the target authorities named that are not on r.
+func targetsOf(a *v1.CrossBorderAlert, r *roster.Roster) (targets, unreachable []v1.AuthorityCode) {
+	onRoster := map[v1.AuthorityCode]bool{}
+	for _, m := range r.Members {
+		code := v1.AuthorityCode(m.Authority)
+		if !m.HasRole(roster.RoleAuthority) {
+			continue
+		}
+		onRoster[code] = true
+		if code != a.Issuer && isTargeted(a, code, regionOf(code)) {
+			targets = append(targets, code)
+		}
+	}
+	for _, t := range a.TargetAuthorities {
+		if !onRoster[t] {
+			unreachable = append(unreachable, t)
+		}
+	}
+	return targets, unreachable
+}
+
+// connectedMembers counts the roster members this node is connected to.
+func (s *Service) connectedMembers() int {
+	n := 0
+	net := s.host.Libp2p().Network()
+	for _, id := range s.host.Roster().PeerIDs() {
+		if id != s.self && net.Connectedness(id) == network.Connected {
+			n++
+		}
+	}
+	return n
+}
+
+var errNoTopic = errors.New("no such topic")
+
+func (s *Service) publishOn(ctx context.Context, topic string, b []byte) error {
+	t, ok := s.topics[topic]
+	if !ok {
+		return fmt.Errorf("%w: %s", errNoTopic, topic)
+	}
+	if s.tap != nil {
+		s.tap("publish "+topic, b)
+	}
+	return t.Publish(ctx, b)
+}

@@ -1,0 +1,241 @@
+package gossip
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"slices"
+	"time"
+
+	"nrmnet/federation/roster"
+	v1 "nrmnet/schemas/v1"
+)
+
+// RegionView is the state of a region's federation as one node sees it from
+// the heartbeats it received: what a coordinator's dashboard shows.
+type RegionView struct {
+	Region       string
+	At           time.Time
+	RosterSerial uint64
+	// Members lists every member of the roster in force, by authority code.
+	Members []MemberStatus
+}
+
+// MemberStatus is one member in a RegionView.
+type MemberStatus struct {
+	Authority v1.AuthorityCode
+	PeerID    string
+	Roles     []roster.Role
+	Self      bool
+	// Up is true when a heartbeat arrived within DownAfter.
+	Up bool
+	// LastSeen is when its latest heartbeat arrived; zero if none has.
+	LastSeen time.Time
+	// Heartbeat is its latest heartbeat (version, uptime, peers, panels,
+	// outbox depth, overdue counts, checkpoint); nil if none has arrived.
+	Heartbeat *Heartbeat
+	// CheckpointConflict is set once it published an inconsistent audit
+	// checkpoint; it stays set until this node restarts.
+	CheckpointConflict bool
+}
+
+// Up counts the members shown up.
+func (v RegionView) Up() int {
+	n := 0
+	for _, m := range v.Members {
+		if m.Up {
+			n++
+		}
+	}
+	return n
+}
+
+// Member returns the status of one authority.
+func (v RegionView) Member(code v1.AuthorityCode) (MemberStatus, bool) {
+	for _, m := range v.Members {
+		if m.Authority == code {
+			return m, true
+		}
+	}
+	return MemberStatus{}, false
+}
+
+// CheckpointConflict is an audit checkpoint a member published that cannot
+// follow the one it published before: the same size with a different root
+// (two histories), or a smaller size (a history cut short). Either means the
+// member's audit log was rewritten or forked, and a person must look.
+type CheckpointConflict struct {
+	Authority v1.AuthorityCode
+	Previous  Checkpoint
+	Got       Checkpoint
+	Reason    string
+	At        time.Time
+}
+
+// Conflict reasons.
+const (
+	ConflictForked = "same size, different root"
+	ConflictShrunk = "smaller than before"
+)
+
+// memberState is what the status loop keeps per authority.
+type memberState struct {
+	hb         *Heartbeat
+	lastSeen   time.Time
+	checkpoint Checkpoint // the latest consistent checkpoint
+	conflict   bool
+	raised     Checkpoint // the last inconsistent checkpoint alarmed on
+}
+
+// RegionView returns the region's view now.
+func (s *Service) RegionView() RegionView {
+	reply := make(chan RegionView, 1)
+	select {
+	case s.views <- reply:
+		return <-reply
+	case <-s.ctx.Done():
+		return RegionView{Region: s.region, At: s.now()}
+	}
+}
+
+// statusLoop owns the per-member state: heartbeats in, views out.
+func (s *Service) statusLoop() {
+	defer s.wg.Done()
+	members := map[v1.AuthorityCode]*memberState{}
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case hb := <-s.beats:
+			s.recordHeartbeat(members, hb)
+		case reply := <-s.views:
+			reply <- s.buildView(members)
+		}
+	}
+}
+
+func (s *Service) recordHeartbeat(members map[v1.AuthorityCode]*memberState, hb *Heartbeat) {
+	st := members[hb.Authority]
+	if st == nil {
+		st = &memberState{}
+		members[hb.Authority] = st
+	}
+	if st.hb != nil && !hb.SentAt.After(st.hb.SentAt) {
+		s.metrics.ignored.WithLabelValues(labelStatus, reasonStale).Inc()
+		return
+	}
+	st.hb, st.lastSeen = hb, s.now()
+	cp := hb.Checkpoint
+	if cp.Size == 0 && len(cp.Root) == 0 {
+		return // the node reports no audit log yet
+	}
+	prev := st.checkpoint
+	reason := ""
+	switch {
+	case prev.Size == 0 && len(prev.Root) == 0:
+	case cp.Size == prev.Size && !bytes.Equal(cp.Root, prev.Root):
+		reason = ConflictForked
+	case cp.Size < prev.Size:
+		reason = ConflictShrunk
+	}
+	if reason == "" {
+		st.checkpoint = Checkpoint{Size: cp.Size, Root: slices.Clone(cp.Root)}
+		return
+	}
+	st.conflict = true
+	if cp.Size == st.raised.Size && bytes.Equal(cp.Root, st.raised.Root) {
+		return // already raised; the member keeps publishing it
+	}
+	st.raised = Checkpoint{Size: cp.Size, Root: slices.Clone(cp.Root)}
+	s.metrics.conflicts.Inc()
+	c := CheckpointConflict{Authority: hb.Authority, Previous: prev, Got: cp, Reason: reason, At: s.now()}
+	s.log.Error("audit checkpoint conflict: a member's audit log was rewritten or forked",
+		"authority", hb.Authority, "reason", reason, "previous_size", prev.Size, "size", cp.Size)
+	select {
+	case s.conflict <- c:
+	default:
+		s.log.Error("checkpoint conflict observer is behind; conflict only logged", "authority", hb.Authority)
+	}
+}
+
+func (s *Service) buildView(members map[v1.AuthorityCode]*memberState) RegionView {
+	r := s.host.Roster()
+	now := s.now()
+	v := RegionView{Region: r.Region, At: now, RosterSerial: r.Serial}
+	for _, m := range r.Members {
+		ms := MemberStatus{Authority: m.Authority, PeerID: m.PeerID, Roles: slices.Clone(m.Roles), Self: m.PeerID == s.self.String()}
+		if st := members[m.Authority]; st != nil {
+			ms.LastSeen = st.lastSeen
+			ms.Up = now.Sub(st.lastSeen) < s.cfg.DownAfter
+			hb := *st.hb
+			ms.Heartbeat = &hb
+			ms.CheckpointConflict = st.conflict
+		}
+		v.Members = append(v.Members, ms)
+	}
+	slices.SortFunc(v.Members, func(a, b MemberStatus) int {
+		switch {
+		case a.Authority < b.Authority:
+			return -1
+		case a.Authority > b.Authority:
+			return 1
+		}
+		return 0
+	})
+	return v
+}
+
+// heartbeatLoop publishes this node's heartbeat now and every interval.
+func (s *Service) heartbeatLoop() {
+	defer s.wg.Done()
+	tick := time.NewTicker(s.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	for {
+		s.beat()
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Service) beat() {
+	hb := &Heartbeat{
+		Authority:   s.me,
+		Region:      s.region,
+		SentAt:      s.now().UTC(),
+		StartedAt:   s.started,
+		Version:     s.cfg.Version,
+		Peers:       uint32(s.connectedMembers()),
+		OutboxDepth: uint32(max(0, s.cfg.Outbox.OutboxDepth())),
+	}
+	if s.cfg.Status != nil {
+		rep := s.cfg.Status()
+		hb.Panels, hb.Overdue = rep.Panels, rep.Overdue
+		hb.Checkpoint = Checkpoint{Size: rep.Checkpoint.Size, Root: slices.Clone(rep.Checkpoint.Root)}
+	}
+	msg, err := hb.SigningBytes()
+	if err != nil {
+		s.log.Error("heartbeat", "err", err)
+		return
+	}
+	hb.Signature = ed25519.Sign(s.cfg.Identity, msg)
+	env, err := MarshalHeartbeat(hb)
+	if err != nil {
+		s.log.Error("heartbeat invalid; not published", "err", err)
+		return
+	}
+	select {
+	case s.beats <- hb: // our own row in the view
+	case <-s.ctx.Done():
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StreamTimeout)
+	defer cancel()
+	if err := s.publishOn(ctx, StatusTopic(s.region), env); err != nil {
+		s.log.Debug("heartbeat not published", "err", err)
+		return
+	}
+	s.metrics.published.WithLabelValues(labelStatus).Inc()
+}
