@@ -522,3 +522,42 @@ func mustDecode(t testing.TB, data []byte) Command {
 }
 
 var _ raft.FSM = (*FSM)(nil)
+
+// The runtime's view: CommandApplied for ambiguity resolution, and results
+// encoded for a proposer on another node.
+func TestCommandAppliedAndEncodedResults(t *testing.T) {
+	h := newHarness(t, memConfig(t))
+	f := newFixture()
+	open, views := f.open(), f.views("Views.")
+	h.accept(open)
+	outside := f.meeting(f.id(), fullAttendance())
+	outside.Authority = outsider
+	rejected := h.reject(outside, CodeAuthorityNotOnCase)
+	dup := h.apply(open)
+	if idx, ok, err := h.fsm.CommandApplied(open.ID); err != nil || !ok || idx != 1 {
+		t.Fatalf("CommandApplied(open) = %d, %v, %v", idx, ok, err)
+	}
+	if _, ok, err := h.fsm.CommandApplied(views.ID); err != nil || ok {
+		t.Fatalf("CommandApplied(never proposed) = %v, %v", ok, err)
+	}
+	for _, r := range []Result{dup, rejected, h.apply(views)} {
+		b, err := h.fsm.EncodeResponse(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeResult(b)
+		if err != nil || got != r {
+			t.Fatalf("DecodeResult = %+v, %v; want %+v", got, err, r)
+		}
+	}
+	if !dup.Duplicate {
+		t.Fatal("duplicate not marked")
+	}
+	if _, err := h.fsm.EncodeResponse("text"); err == nil {
+		t.Fatal("EncodeResponse accepted a string")
+	}
+	stored, _ := h.fsm.CommandResult(open.ID)
+	if stored.Duplicate {
+		t.Fatal("a stored result is marked duplicate")
+	}
+}

@@ -55,6 +55,40 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// seedResults returns encoded results of every kind the scenario produces.
+func seedResults(t testing.TB) [][]byte {
+	h := newHarness(t, memConfig(t))
+	var out [][]byte
+	log := encodeAll(t, scenario(newFixture()))
+	for _, e := range append(append(log, log[0]), []byte("junk")) {
+		b, err := h.fsm.EncodeResponse(h.applyBytes(e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func FuzzDecodeResult(f *testing.F) {
+	for _, s := range seedResults(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := DecodeResult(data)
+		if err != nil {
+			if !slices.ContainsFunc(decodeSentinels, func(s error) bool { return errors.Is(err, s) }) {
+				t.Fatalf("error wraps no sentinel: %v", err)
+			}
+			return
+		}
+		again, err := schemas.Marshal(r)
+		if err != nil || !bytes.Equal(again, data) {
+			t.Fatalf("accepted input does not re-encode to itself (%v)", err)
+		}
+	})
+}
+
 // seedSnapshots returns valid snapshots: of an empty state, and of the
 // scenario's state.
 func seedSnapshots(t testing.TB) [][]byte {
@@ -97,8 +131,9 @@ func FuzzRestore(f *testing.F) {
 // with -update-corpus).
 func TestSeedCorpus(t *testing.T) {
 	corpora := map[string][][]byte{
-		"FuzzDecode":  encodeAll(t, scenario(newFixture())),
-		"FuzzRestore": seedSnapshots(t),
+		"FuzzDecode":       encodeAll(t, scenario(newFixture())),
+		"FuzzRestore":      seedSnapshots(t),
+		"FuzzDecodeResult": seedResults(t),
 	}
 	// A few hostile shapes, so the corpus starts at the edges too.
 	corpora["FuzzDecode"] = append(corpora["FuzzDecode"],

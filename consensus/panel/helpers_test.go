@@ -313,4 +313,4 @@ func capturingLogger(t testing.TB) (*slog.Logger, func() []byte) {
 	}
 }
 
-var _ io.Writer = (*testWriter)(nil)
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -537,10 +537,14 @@ func closeCase(pc *PanelCase, c *Command) verdict {
 func stamp(t time.Time) string { return t.Format(time.RFC3339) }
 
 // clipErr keeps a validation error short enough for a result message.
-func clipErr(err error) string {
-	s := err.Error()
-	if len(s) > 500 {
-		return s[:500] + "..."
+func clipErr(err error) string { return clipText(err.Error(), 500) }
+
+// clipText cuts s to at most n characters, at a character boundary, and
+// makes it valid UTF-8 (a stored result must decode).
+func clipText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "..."
 	}
 	return s
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"nrmnet/schemas"
 	v1 "nrmnet/schemas/v1"
 )
 
@@ -87,8 +88,8 @@ type Result struct {
 	Code    Code   `cbor:"code"`
 	Message string `cbor:"message,omitempty"` // for a person; no case content
 	// Duplicate is true when this entry repeated a command ID applied
-	// before; the result is that first application's. It is not stored.
-	Duplicate bool `cbor:"-"`
+	// before; the result is that first application's. It is never stored.
+	Duplicate bool `cbor:"duplicate,omitempty"`
 }
 
 // Accepted reports whether the command was applied.
@@ -123,5 +124,61 @@ func (e *RejectedError) Error() string {
 func (e *RejectedError) Is(target error) bool { return target == ErrRejected }
 
 func reject(code Code, format string, args ...any) Result {
-	return Result{Code: code, Message: fmt.Sprintf(format, args...)}
+	return Result{Code: code, Message: clipText(fmt.Sprintf(format, args...), maxRejectMessage)}
+}
+
+// EncodeResponse encodes a Result that Apply returned, canonically, so the
+// Raft runtime can hand it back to a proposer on another node (it implements
+// consensus.ResponseEncoder). DecodeResult reverses it.
+func (f *FSM) EncodeResponse(resp any) ([]byte, error) {
+	r, ok := resp.(Result)
+	if !ok {
+		return nil, fmt.Errorf("panel: encode response: %T is not a panel Result", resp)
+	}
+	return schemas.Marshal(r)
+}
+
+// DecodeResult decodes a Result encoded by EncodeResponse. It accepts only
+// canonical CBOR with the known fields, a command ID of the right form (or
+// none, for a malformed entry) and a code; every error wraps a schemas
+// sentinel.
+func DecodeResult(data []byte) (Result, error) {
+	var r Result
+	if err := schemas.Unmarshal(data, &r); err != nil {
+		return Result{}, fmt.Errorf("panel result: %w", err)
+	}
+	ch := schemas.NewChecker()
+	if r.Command != "" {
+		checkID(ch, "command", r.Command)
+	}
+	if r.Op != "" {
+		ch.Check(knownOp(r.Op), "op", "%q is not a panel operation", clip(string(r.Op)))
+	}
+	ch.Text("code", string(r.Code), true, 64, false)
+	ch.Text("message", r.Message, false, maxResultMessage, true)
+	if err := ch.Err(); err != nil {
+		return Result{}, fmt.Errorf("panel result: %w", err)
+	}
+	return r, nil
+}
+
+// maxRejectMessage is where a rejection's message is cut, in characters.
+const maxRejectMessage = 1000
+
+// maxResultMessage bounds a result's message, in characters.
+const maxResultMessage = 4000
+
+// CommandApplied reports whether the command with this ID has been applied
+// to this member's state (accepted or rejected) and at which log index: what
+// the consensus runtime asks to resolve an ambiguous proposal. The verdict
+// itself is CommandResult's.
+func (f *FSM) CommandApplied(id v1.ID) (index uint64, applied bool, err error) {
+	r, err := f.CommandResult(id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, err
+	}
+	return r.Index, true, nil
 }
