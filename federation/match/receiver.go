@@ -1,0 +1,272 @@
+package match
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cloudflare/circl/oprf"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	v1 "nrmnet/schemas/v1"
+)
+
+// StreamOpener is what the Receiver needs of a libp2p host: a stream to the
+// issuer. host.Host and federation.Host's Libp2p() satisfy it.
+type StreamOpener interface {
+	NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID) (network.Stream, error)
+}
+
+// ReceiverConfig configures a Receiver.
+type ReceiverConfig struct {
+	// Host opens streams to issuers. Required.
+	Host StreamOpener
+	// RequestTimeout bounds one request, from stream open to response read.
+	RequestTimeout time.Duration
+	// MaxElementsPerRequest splits a query into requests of at most this
+	// many elements; at most the issuers' own limit.
+	MaxElementsPerRequest int
+	// Logger; slog.Default() when nil. It never receives a key or element.
+	Logger *slog.Logger
+}
+
+// DefaultReceiverConfig returns defaults matching DefaultIssuerConfig; Host
+// must still be set.
+func DefaultReceiverConfig() ReceiverConfig {
+	return ReceiverConfig{RequestTimeout: 10 * time.Second, MaxElementsPerRequest: 256}
+}
+
+// Validate reports every field missing or out of range.
+func (c ReceiverConfig) Validate() error {
+	var errs []error
+	if c.Host == nil {
+		errs = append(errs, fmt.Errorf("%w: Host is nil", ErrConfig))
+	}
+	if c.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("%w: RequestTimeout is %s, want > 0", ErrConfig, c.RequestTimeout))
+	}
+	if c.MaxElementsPerRequest < 1 || c.MaxElementsPerRequest > MaxElementsPerRequest {
+		errs = append(errs, fmt.Errorf("%w: MaxElementsPerRequest is %d, want 1 to %d", ErrConfig, c.MaxElementsPerRequest, MaxElementsPerRequest))
+	}
+	return errors.Join(errs...)
+}
+
+// Candidate is one of the receiver's own cases, narrowed to the alert's age
+// band and sex, with its child's identity keys.
+type Candidate struct {
+	Case v1.ID
+	Keys [][]byte
+}
+
+// Match is a candidate case that may be the alert's child. Keys are the
+// indexes, into the candidate's Keys, of the keys that met a token, so the
+// caller can say how strong the match is. A match is a task for a person,
+// never a reason to share anything.
+type Match struct {
+	Case v1.ID
+	Keys []int
+}
+
+// Receiver asks issuers about this node's candidate cases.
+type Receiver struct {
+	cfg ReceiverConfig
+	log *slog.Logger
+
+	mu       sync.Mutex
+	closed   bool
+	inFlight sync.WaitGroup
+}
+
+// NewReceiver validates cfg and returns a Receiver.
+func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Receiver{cfg: cfg, log: cfg.Logger}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	return r, nil
+}
+
+// Close refuses new queries and waits for those in flight. It is idempotent.
+func (r *Receiver) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.inFlight.Wait()
+	return nil
+}
+
+// Match asks issuer, the peer of the authority that issued alert, to
+// evaluate its OPRF on the blinded keys of cands, and returns the candidates
+// whose keys meet one of the alert's tokens. Keys shared by several
+// candidates are asked about once. Requests go out in batches of
+// MaxElementsPerRequest; if one fails (a refusal comes back as the error for
+// its Status, e.g. ErrRateLimited), Match returns the matches found so far
+// with the error.
+func (r *Receiver) Match(ctx context.Context, issuer peer.ID, alert *v1.CrossBorderAlert, cands []Candidate) ([]Match, error) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrClosed
+	}
+	r.inFlight.Add(1)
+	r.mu.Unlock()
+	defer r.inFlight.Done()
+
+	tokens, err := alertTokens(alert)
+	if err != nil {
+		return nil, err
+	}
+	// Distinct keys, and which candidates' keys each one is.
+	type owner struct{ cand, key int }
+	var inputs [][]byte
+	owners := map[string][]owner{}
+	for ci, c := range cands {
+		if !c.Case.Valid() {
+			return nil, fmt.Errorf("%w: candidate %d has case ID %q", ErrBadKey, ci, c.Case)
+		}
+		if err := checkKeys(c.Keys); err != nil {
+			return nil, fmt.Errorf("candidate %d: %w", ci, err)
+		}
+		for ki, k := range c.Keys {
+			if _, seen := owners[string(k)]; !seen {
+				inputs = append(inputs, k)
+			}
+			owners[string(k)] = append(owners[string(k)], owner{ci, ki})
+		}
+	}
+
+	hits := map[int][]int{}
+	var order []int
+	for start := 0; start < len(inputs); start += r.cfg.MaxElementsPerRequest {
+		batch := inputs[start:min(start+r.cfg.MaxElementsPerRequest, len(inputs))]
+		outs, err := r.evaluate(ctx, issuer, alert.ID, batch)
+		if err != nil {
+			err = fmt.Errorf("asking %s about alert %s (keys %d to %d of %d): %w", issuer, alert.ID, start, start+len(batch), len(inputs), err)
+			return collect(cands, hits, order), err
+		}
+		for i, out := range outs {
+			if !tokens[string(out)] {
+				continue
+			}
+			for _, o := range owners[string(batch[i])] {
+				if _, ok := hits[o.cand]; !ok {
+					order = append(order, o.cand)
+				}
+				hits[o.cand] = append(hits[o.cand], o.key)
+			}
+		}
+	}
+	return collect(cands, hits, order), nil
+}
+
+func collect(cands []Candidate, hits map[int][]int, order []int) []Match {
+	var out []Match
+	for _, ci := range order {
+		out = append(out, Match{Case: cands[ci].Case, Keys: hits[ci]})
+	}
+	return out
+}
+
+// alertTokens checks the alert's ID and tokens and returns the tokens as a set.
+func alertTokens(a *v1.CrossBorderAlert) (map[string]bool, error) {
+	if a == nil {
+		return nil, fmt.Errorf("%w: nil", ErrBadAlert)
+	}
+	if !a.ID.Valid() {
+		return nil, fmt.Errorf("%w: ID %q", ErrBadAlert, a.ID)
+	}
+	if len(a.MatchTokens) == 0 {
+		return nil, fmt.Errorf("%w: alert %s", ErrNoTokens, a.ID)
+	}
+	if len(a.MatchTokens) > v1.MaxMatchTokens {
+		return nil, fmt.Errorf("%w: %d tokens, at most %d", ErrBadAlert, len(a.MatchTokens), v1.MaxMatchTokens)
+	}
+	set := make(map[string]bool, len(a.MatchTokens))
+	for i, t := range a.MatchTokens {
+		if len(t) != v1.MatchTokenSize {
+			return nil, fmt.Errorf("%w: token %d is %d bytes, want %d", ErrBadAlert, i, len(t), v1.MatchTokenSize)
+		}
+		set[string(t)] = true
+	}
+	return set, nil
+}
+
+// evaluate runs one request: blind, send, read, finalise.
+func (r *Receiver) evaluate(ctx context.Context, issuer peer.ID, alert v1.ID, inputs [][]byte) ([][]byte, error) {
+	client := oprf.NewClient(suite)
+	fin, req, err := client.Blind(inputs)
+	if err != nil {
+		return nil, fmt.Errorf("blinding: %w", err)
+	}
+	elems, err := encodeElements(req.Elements)
+	if err != nil {
+		return nil, fmt.Errorf("encoding blinded elements: %w", err)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
+	defer cancel()
+	s, err := r.cfg.Host.NewStream(ctx, issuer, ProtocolID)
+	if err != nil {
+		return nil, fmt.Errorf("opening a stream: %w", err)
+	}
+	defer s.Close()
+	deadline, _ := ctx.Deadline()
+	_ = s.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() }) // a cancelled ctx ends the wait
+	defer stop()
+
+	if err := writeFrame(s, evalRequest{Alert: alert, Elements: elems}); err != nil {
+		_ = s.Reset()
+		return nil, fmt.Errorf("sending: %w", err)
+	}
+	_ = s.CloseWrite()
+	body, err := readFrame(s)
+	if err != nil {
+		_ = s.Reset()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("waiting for the response: %w", ctx.Err())
+		}
+		return nil, fmt.Errorf("%w: %w", ErrBadResponse, err)
+	}
+	resp, err := decodeResponse(body, len(inputs))
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status != StatusOK {
+		err := fmt.Errorf("issuer answered %s: %w", resp.Status, statusErr(resp.Status))
+		if resp.Status == StatusRateLimited {
+			err = &RateLimitError{RetryAfter: time.Duration(resp.RetryAfter) * time.Second, err: err}
+		}
+		return nil, err
+	}
+	evaluated, err := decodeElements(resp.Elements)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadResponse, err)
+	}
+	outs, err := client.Finalize(fin, &oprf.Evaluation{Elements: evaluated})
+	if err != nil {
+		return nil, fmt.Errorf("%w: finalising: %w", ErrBadResponse, err)
+	}
+	return outs, nil
+}
+
+// RateLimitError is a refusal for rate; it wraps ErrRateLimited and says
+// when the issuer's allowance renews.
+type RateLimitError struct {
+	RetryAfter time.Duration
+	err        error
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", e.err, e.RetryAfter)
+}
+
+func (e *RateLimitError) Unwrap() error { return e.err }
