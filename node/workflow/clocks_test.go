@@ -198,6 +198,15 @@ func TestCalendarDayPeriods(t *testing.T) {
 		// closes at 00:00 GMT on 2 Nov.
 		{"clocks go back", "2026-10-02 14:00",
 			time.Date(2026, 11, 1, 14, 0, 0, 0, time.UTC), time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)},
+		// Calendar days do not skip bank holidays, in any nation: Wed 10
+		// Dec 2025 + 30 days runs over Christmas, Boxing Day, 1 and (in
+		// Scotland) 2 January to Fri 9 Jan 2026.
+		{"Christmas and New Year", "2025-12-10 10:00",
+			time.Date(2026, 1, 9, 10, 0, 0, 0, time.UTC), time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)},
+		// Mon 1 Mar 2027 + 30 days, over St Patrick's Day and Good Friday:
+		// Wed 31 Mar 2027 10:00 BST.
+		{"St Patrick's Day and Easter", "2027-03-01 10:00",
+			time.Date(2027, 3, 31, 9, 0, 0, 0, time.UTC), time.Date(2027, 3, 31, 23, 0, 0, 0, time.UTC)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,15 +215,19 @@ func TestCalendarDayPeriods(t *testing.T) {
 			c.State = v1.StateRGPositive
 			c.Decisions = []v1.NRMDecision{{Stage: v1.StageRG, Outcome: v1.OutcomePositive, DecidedAt: decided,
 				Reasons: "r", TestApplied: v1.TestReasonableGrounds}}
-			d := deadline(t, mustDeadlines(t, c, p, ew), DeadlineRecoveryEnds)
-			if !d.Due.Equal(tt.recoveryEnd) || d.Met {
-				t.Errorf("recovery ends %v (met %v), want %v", d.Due, d.Met, tt.recoveryEnd)
-			}
-			c.State = v1.StateRGNegative
-			c.Decisions[0].Outcome = v1.OutcomeNegative
-			d = deadline(t, mustDeadlines(t, c, p, ew), DeadlineReconsiderationWindow)
-			if !d.Due.Equal(tt.windowEnd) || d.Met || !d.Kind.Lapses() {
-				t.Errorf("window closes %v (met %v), want %v", d.Due, d.Met, tt.windowEnd)
+			for _, div := range []calendar.Division{ew, sc, ni} {
+				c.State = v1.StateRGPositive
+				c.Decisions[0].Outcome = v1.OutcomePositive
+				d := deadline(t, mustDeadlines(t, c, p, div), DeadlineRecoveryEnds)
+				if !d.Due.Equal(tt.recoveryEnd) || d.Met {
+					t.Errorf("%s: recovery ends %v (met %v), want %v", div, d.Due, d.Met, tt.recoveryEnd)
+				}
+				c.State = v1.StateRGNegative
+				c.Decisions[0].Outcome = v1.OutcomeNegative
+				d = deadline(t, mustDeadlines(t, c, p, div), DeadlineReconsiderationWindow)
+				if !d.Due.Equal(tt.windowEnd) || d.Met || !d.Kind.Lapses() {
+					t.Errorf("%s: window closes %v (met %v), want %v", div, d.Due, d.Met, tt.windowEnd)
+				}
 			}
 		})
 	}
