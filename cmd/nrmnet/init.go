@@ -14,7 +14,7 @@ import (
 )
 
 func newInitCommand() *cobra.Command {
-	var dir, code string
+	var dir, code, adminID, adminName string
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create a new node directory: configuration, keys and an empty encrypted store",
@@ -24,6 +24,10 @@ func newInitCommand() *cobra.Command {
   keys/            the storage key, the authority's signing key, per-child keys and the
                    audit witness file; keep it apart from data/ in backups
   data/            the encrypted Badger store: cases, indexes, the audit log, the outbox
+
+It also creates the first administrator and prints their token, once: the node
+keeps only its hash. Store it safely; the administrator adds the other users with
+'nrmnet user add'.
 
 It refuses to touch a directory that already holds a node.`,
 		Example: `  nrmnet init --dir /var/lib/nrmnet --authority ISL`,
@@ -53,7 +57,8 @@ It refuses to touch a directory that already holds a node.`,
 			if err != nil {
 				return err
 			}
-			if err := s.Close(); err != nil {
+			admin, token, err := addFirstAdministrator(cmd.Context(), s, a, adminID, adminName)
+			if err := errors.Join(err, s.Close()); err != nil {
 				return err
 			}
 			if err := writeNodeConfig(cfgPath, cfg); err != nil {
@@ -63,11 +68,14 @@ It refuses to touch a directory that already holds a node.`,
 			fmt.Fprintf(out, "Created a node for %s (%s, %s) in %s\n", info.Name, info.Code, info.Region, absDir(dir))
 			fmt.Fprintf(out, "  keys: %s (back these up separately from data/)\n", sc.KeysDir)
 			fmt.Fprintf(out, "  data: %s\n", sc.DataDir)
+			printFirstAdministrator(out, admin, token)
 			return nil
 		},
 	}
 	nodeDirFlag(cmd, &dir)
 	cmd.Flags().StringVar(&code, "authority", "", "the authority's three-letter code, e.g. ISL (required)")
 	_ = cmd.MarkFlagRequired("authority")
+	cmd.Flags().StringVar(&adminID, "admin-id", "admin", "login name of the first administrator, whose token init prints once")
+	cmd.Flags().StringVar(&adminName, "admin-name", "Node administrator", "name of the first administrator")
 	return cmd
 }
