@@ -31,7 +31,7 @@ type Options struct {
 	// attended, how they voted). Optional; each must be about this case.
 	Panels []*v1.PanelDecision
 	// Policy gives the periods the page explains (recovery period,
-	// reconsideration window). The zero value means workflow.DefaultPolicy.
+	// reconsideration window). Nil means workflow.DefaultPolicy().
 	Policy *workflow.Policy
 	// Calendar holds the bank holidays; nil means calendar.Default().
 	Calendar *calendar.Calendar
