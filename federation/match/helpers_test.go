@@ -1,7 +1,6 @@
 package match_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"sync"
@@ -10,9 +9,7 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"nrmnet/federation/match"
 	v1 "nrmnet/schemas/v1"
@@ -117,64 +114,4 @@ func ctxFor(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// recorder keeps a copy of every byte read from or written to the streams it
-// wraps: what an eavesdropper on the connection would see inside the
-// encrypted channel, and more than one outside it could.
-type recorder struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (r *recorder) add(p []byte) {
-	r.mu.Lock()
-	r.buf.Write(p)
-	r.mu.Unlock()
-}
-
-func (r *recorder) bytes() []byte {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]byte(nil), r.buf.Bytes()...)
-}
-
-type recordedStream struct {
-	network.Stream
-	rec *recorder
-}
-
-func (s recordedStream) Read(p []byte) (int, error) {
-	n, err := s.Stream.Read(p)
-	s.rec.add(p[:n])
-	return n, err
-}
-
-func (s recordedStream) Write(p []byte) (int, error) {
-	s.rec.add(p)
-	return s.Stream.Write(p)
-}
-
-// recordingOpener wraps a host's outgoing streams.
-type recordingOpener struct {
-	host.Host
-	rec *recorder
-}
-
-func (o recordingOpener) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID) (network.Stream, error) {
-	s, err := o.Host.NewStream(ctx, p, pids...)
-	if err != nil {
-		return nil, err
-	}
-	return recordedStream{s, o.rec}, nil
-}
-
-// recordingHandlerHost wraps a host's incoming streams.
-type recordingHandlerHost struct {
-	host.Host
-	rec *recorder
-}
-
-func (h recordingHandlerHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
-	h.Host.SetStreamHandler(pid, func(s network.Stream) { handler(recordedStream{s, h.rec}) })
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"nrmnet/federation/match"
+	"nrmnet/federation/match/matchtest"
 	v1 "nrmnet/schemas/v1"
 )
 
@@ -317,22 +318,22 @@ func TestEavesdropperLearnsNothing(t *testing.T) {
 	const canary = "CANARY-7f3a-Zyxwvut"
 	issuerHost, aHost := newHost(t), newHost(t)
 	connect(t, aHost, issuerHost)
-	rec := &recorder{}
+	tap := &matchtest.Tap{}
 	store := match.NewMemoryKeyStore()
-	is := newIssuer(t, recordingHandlerHost{issuerHost, rec}, store, &auditLog{})
+	is := newIssuer(t, tap.Handlers(issuerHost), store, &auditLog{})
 	child := keys("name:"+canary+"|dob:2009", "name:"+canary+"|dob:2010")
 	id := v1.NewID()
 	tokens, err := is.IssueTokens(id, time.Now().Add(time.Hour), child)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newReceiver(t, recordingOpener{aHost, rec}, 0)
+	r := newReceiver(t, tap.Opener(aHost), 0)
 	cand := keys("name:"+canary+"|dob:2010", "name:someone-else|dob:2010")
 	got, err := r.Match(ctxFor(t), issuerHost.ID(), alertWith(id, tokens), []match.Candidate{{Case: v1.NewID(), Keys: cand}})
 	if err != nil || len(got) != 1 {
 		t.Fatalf("matches %+v, err %v", got, err)
 	}
-	wire := rec.bytes()
+	wire := tap.Bytes()
 	if len(wire) < 2*2*32 {
 		t.Fatalf("captured only %d bytes: the recorder saw no exchange", len(wire))
 	}
