@@ -319,7 +319,7 @@ func TestAccessiblePage(t *testing.T) {
 // TestContrast: every text colour against its background meets WCAG AAA,
 // 7:1.
 func TestContrast(t *testing.T) {
-	p := DefaultPalette
+	p := defaultPalette
 	for _, pair := range [][2]string{
 		{p.Text, p.Background}, {p.Text, p.Box}, {p.Secondary, p.Background}, {p.Link, p.Background},
 		{p.Text, p.FocusBackground},

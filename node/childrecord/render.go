@@ -22,17 +22,17 @@ var (
 	textPage = texttemplate.Must(texttemplate.New("record").Funcs(texttemplate.FuncMap{"wrap": wrap}).Parse(textSource))
 )
 
-// Palette is the page's colours. Every text colour meets WCAG 2.2 AAA
+// palette is the page's colours. Every text colour meets WCAG 2.2 AAA
 // contrast (7:1) on the backgrounds it is used on; TestContrast checks.
-type Palette struct {
+type palette struct {
 	Text, Secondary, Link            string
 	Background, Box, FocusBackground string
 	Rule, Focus                      string
 }
 
-// DefaultPalette is the page's palette: near-black on white, in the manner
+// defaultPalette is the page's palette: near-black on white, in the manner
 // of GOV.UK pages.
-var DefaultPalette = Palette{
+var defaultPalette = palette{
 	Text:            "#0b0c0c",
 	Secondary:       "#383f43",
 	Link:            "#1d4f7a",
@@ -50,7 +50,7 @@ type page struct {
 	C map[string]htmltemplate.CSS
 }
 
-func (p Palette) css() map[string]htmltemplate.CSS {
+func (p palette) css() map[string]htmltemplate.CSS {
 	return map[string]htmltemplate.CSS{
 		"Text": htmltemplate.CSS(p.Text), "Secondary": htmltemplate.CSS(p.Secondary), "Link": htmltemplate.CSS(p.Link),
 		"Background": htmltemplate.CSS(p.Background), "Box": htmltemplate.CSS(p.Box),
@@ -66,7 +66,7 @@ func RenderHTML(w io.Writer, c *v1.Case, opts Options) error {
 		return err
 	}
 	var b strings.Builder
-	if err := htmlPage.Execute(&b, page{R: r, C: DefaultPalette.css()}); err != nil {
+	if err := htmlPage.Execute(&b, page{R: r, C: defaultPalette.css()}); err != nil {
 		return fmt.Errorf("childrecord: render HTML: %w", err)
 	}
 	_, err = io.WriteString(w, b.String())
