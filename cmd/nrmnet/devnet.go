@@ -22,6 +22,7 @@ import (
 
 	"nrmnet/federation"
 	"nrmnet/federation/roster"
+	"nrmnet/node"
 	"nrmnet/node/web"
 	"nrmnet/schemas/authority"
 	"nrmnet/schemas/synthetic"
@@ -169,7 +170,22 @@ The case pages need no sign-in in the devnet: everything in it is synthetic.`,
 				a, _ := authority.Lookup(n.Authority)
 				fmt.Fprintf(out, "  %-3s %-18s %-11s http://%s/federation\n", n.Authority, a.Name, n.Region, n.HTTPAddr())
 			}
-			fmt.Fprintln(out, "\nSign-in: none in the devnet (synthetic data only); case lists are open at /cases.")
+			fmt.Fprintln(out, "\nThe pages need no sign-in in the devnet (synthetic data only). The JSON API at /v1 does:")
+			if tokens, err := readDevnetTokens(dir); err == nil && len(tokens) > 0 {
+				first := tokens[0].Authority
+				for _, t := range tokens {
+					if t.Authority == first {
+						fmt.Fprintf(out, "  %-21s %s\n", t.Role, t.Token)
+					}
+				}
+				fmt.Fprintf(out, "  (%s's users; every authority's are in %s)\n", first, filepath.Join(absDir(dir), devnetTokensFile))
+				for _, t := range tokens {
+					if t.Authority == first && t.Role == node.RoleSocialWorker {
+						fmt.Fprintf(out, "  e.g. curl -H 'Authorization: Bearer %s' http://%s/v1/overdue\n", t.Token, nodes[0].HTTPAddr())
+						break
+					}
+				}
+			}
 			fmt.Fprintln(out, "Press Ctrl-C to stop.")
 
 			select {
@@ -274,6 +290,7 @@ func createDevnet(ctx context.Context, dir string, now time.Time, layout devnetL
 			m.Nodes = append(m.Nodes, devnetNodeRef{Authority: mem.Code, Region: region.Name, Dir: strings.ToLower(string(mem.Code))})
 		}
 	}
+	var tokens []devnetToken
 	ports, err := freeTCPPorts(len(specs))
 	if err != nil {
 		return nil, err
@@ -307,9 +324,14 @@ func createDevnet(ctx context.Context, dir string, now time.Time, layout devnetL
 		if err := writeNodeConfig(filepath.Join(nodeDir, ConfigFile), cfg); err != nil {
 			return nil, err
 		}
-		if err := seedDevnetNode(ctx, sc, m.Seed+int64(i), now, casesPer, log); err != nil {
+		toks, err := seedDevnetNode(ctx, sc, m.Seed+int64(i), now, casesPer, log)
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.member.Code, err)
 		}
+		tokens = append(tokens, toks...)
+	}
+	if err := writeDevnetTokens(dir, tokens); err != nil {
+		return nil, err
 	}
 	for _, r := range m.Regions {
 		ro := &roster.Roster{Region: r.Name, Serial: 1, IssuedAt: now.Add(-time.Minute).Truncate(time.Second), ExpiresAt: now.Add(365 * 24 * time.Hour).Truncate(time.Second)}
@@ -528,11 +550,11 @@ func freeTCPPorts(n int) ([]int, error) {
 
 // seedDevnetNode stores synthetic cases in a new node's store, observed at
 // now so that their clocks are live: some overdue, some due soon.
-func seedDevnetNode(ctx context.Context, sc storage.Config, seed int64, now time.Time, n int, log *slog.Logger) (err error) {
+func seedDevnetNode(ctx context.Context, sc storage.Config, seed int64, now time.Time, n int, log *slog.Logger) (_ []devnetToken, err error) {
 	sc.Logger = log.With("node", string(sc.Authority), "component", "store")
 	s, err := storage.Open(sc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer closeStore(s, &err)
 	// The cases are drawn as they stood a week ago (referred in the two months before), with nothing done
@@ -546,10 +568,83 @@ func seedDevnetNode(ctx context.Context, sc storage.Config, seed int64, now time
 		// it as its first revision.
 		c.Revision = 1
 		if err := s.CreateCase(ctx, c, who); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return addDevnetUsers(ctx, s, sc.Authority)
+}
+
+// devnetToken is one demo user's bearer token.
+type devnetToken struct {
+	Authority authority.Code
+	Role      node.Role
+	UserID    string
+	Token     string
+}
+
+// addDevnetUsers adds an administrator, then one user for every other role,
+// through the node (so the users and their audit entries are what a real
+// node holds), and returns their tokens.
+func addDevnetUsers(ctx context.Context, s *storage.Store, code authority.Code) ([]devnetToken, error) {
+	cfg := node.DefaultConfig()
+	cfg.Store, cfg.Authority = s, code
+	app, err := node.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a, _ := authority.Lookup(code)
+	prefix := strings.ToLower(string(code)) + "."
+	admin, token, err := app.AddFirstAdministrator(ctx, prefix+"administrator", "Devnet administrator ("+a.Name+")")
+	if err != nil {
+		return nil, fmt.Errorf("first administrator: %w", err)
+	}
+	tokens := []devnetToken{{code, node.RoleAdministrator, admin.ID, token}}
+	who, err := app.Authenticate(token)
+	if err != nil {
+		return nil, err
+	}
+	for _, role := range node.Roles {
+		if role == node.RoleAdministrator {
+			continue
+		}
+		id := prefix + strings.ReplaceAll(string(role), "_", "-")
+		u, tok, err := app.AddUser(ctx, who, node.NewUser{ID: id, Name: "Devnet " + strings.ReplaceAll(string(role), "_", " ") + " (" + a.Name + ")", Role: role})
+		if err != nil {
+			return nil, fmt.Errorf("user %s: %w", id, err)
+		}
+		tokens = append(tokens, devnetToken{code, role, u.ID, tok})
+	}
+	return tokens, nil
+}
+
+// devnetTokensFile keeps the demo users' tokens (the nodes keep only their
+// hashes), so that every start can print them again. Synthetic users of a
+// demo only: a real node never writes a token down.
+const devnetTokensFile = "tokens.txt"
+
+func writeDevnetTokens(dir string, tokens []devnetToken) error {
+	var b strings.Builder
+	b.WriteString("# nrmnet devnet bearer tokens (demo users only). authority role user token\n")
+	for _, t := range tokens {
+		fmt.Fprintf(&b, "%s %s %s %s\n", t.Authority, t.Role, t.UserID, t.Token)
+	}
+	return os.WriteFile(filepath.Join(dir, devnetTokensFile), []byte(b.String()), 0o600)
+}
+
+func readDevnetTokens(dir string) ([]devnetToken, error) {
+	b, err := os.ReadFile(filepath.Join(dir, devnetTokensFile))
+	if err != nil {
+		return nil, err
+	}
+	var out []devnetToken
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 4 || strings.HasPrefix(line, "#") {
+			continue
+		}
+		out = append(out, devnetToken{authority.Code(f[0]), node.Role(f[1]), f[2], f[3]})
+	}
+	return out, nil
 }
 
 // startDevnet starts every node in parallel, HTTP on consecutive ports from

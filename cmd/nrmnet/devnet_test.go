@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"nrmnet/federation/roster"
+	"nrmnet/node"
 	"nrmnet/schemas/authority"
 	v1 "nrmnet/schemas/v1"
 )
@@ -182,8 +183,34 @@ func runDevnetOnce(t *testing.T, ctx context.Context, dir string, m *devnetManif
 	if err != nil {
 		t.Fatal(err)
 	}
+	tokens, err := readDevnetTokens(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	facts := map[authority.Code]nodeFacts{}
 	for _, n := range nodes {
+		// Every role's token works against the node's own API, and only there.
+		roles := 0
+		for _, tok := range tokens {
+			if tok.Authority != n.Authority {
+				continue
+			}
+			roles++
+			req, _ := http.NewRequest(http.MethodGet, "http://"+n.HTTPAddr()+"/v1/whoami", nil)
+			req.Header.Set("Authorization", "Bearer "+tok.Token)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"role":"`+string(tok.Role)+`"`) {
+				t.Errorf("%s %s: /v1/whoami %d %s", n.Authority, tok.Role, res.StatusCode, body)
+			}
+		}
+		if roles != len(node.Roles) {
+			t.Errorf("%s: tokens for %d roles, want %d", n.Authority, roles, len(node.Roles))
+		}
 		waitReady(t, n)
 		base := "http://" + n.HTTPAddr()
 		if code, body := httpGet(t, base+"/healthz"); code != http.StatusOK || body != "ok\n" {

@@ -25,6 +25,8 @@ import (
 
 	"nrmnet/federation"
 	"nrmnet/federation/roster"
+	"nrmnet/node"
+	"nrmnet/node/api"
 	"nrmnet/node/web"
 	"nrmnet/schemas/authority"
 	"nrmnet/storage"
@@ -64,6 +66,7 @@ type runningNode struct {
 
 	log      *slog.Logger
 	store    *storage.Store
+	app      *node.Node
 	host     *federation.Host
 	presence *presence
 	status   *regionStatus
@@ -150,7 +153,8 @@ func runSettings(dir string, cfg nodeConfig) (nodeSettings, error) {
 }
 
 // startNode opens the node's store, starts its federation host and serves
-// its HTTP endpoints: the web pages, /metrics, /healthz and /readyz. It
+// its HTTP endpoints: the JSON API under /v1, the web pages, /metrics,
+// /healthz and /readyz. It
 // returns once the HTTP listener is bound; readiness follows when the host
 // has tried every member. On error, whatever was started is stopped again.
 func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOptions) (_ *runningNode, err error) {
@@ -217,6 +221,20 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 		reports: opts.Reports, version: buildVersion(), ttl: time.Minute, now: time.Now,
 	}
 
+	ncfg := node.DefaultConfig()
+	ncfg.Store, ncfg.Authority = n.store, cfg.Authority
+	ncfg.Logger = log.With("component", "node")
+	if n.app, err = node.New(ncfg); err != nil {
+		return nil, err
+	}
+	acfg := api.DefaultConfig()
+	acfg.Node = n.app
+	acfg.Logger = log.With("component", "api")
+	jsonAPI, err := api.New(acfg)
+	if err != nil {
+		return nil, err
+	}
+
 	wc := web.DefaultConfig()
 	wc.Authority = cfg.Authority
 	wc.Version = buildVersion()
@@ -240,6 +258,7 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", n.readyz)
+	mux.Handle("/v1/", jsonAPI)
 	mux.Handle("/", pages)
 
 	if n.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
