@@ -46,7 +46,7 @@ func explainOpenError(err error, sc storage.Config) error {
 	case strings.Contains(err.Error(), "Cannot acquire directory lock"):
 		return fmt.Errorf("%w\nthe node's data directory %s is in use: stop the running node first (this command needs the store to itself)", err, sc.DataDir)
 	case errors.Is(err, storage.ErrRolledBack):
-		return fmt.Errorf("%w\nif you restored a backup on purpose, use 'nrmnet restore', which records the rollback; otherwise treat this as a security incident (see docs/operate.md)", err)
+		return fmt.Errorf("%w\nif you restored a backup on purpose, use 'nrmnet restore', which records the rollback; otherwise treat this as a security incident (see docs/backup-restore.md, section 'Rollback detected')", err)
 	}
 	return err
 }
