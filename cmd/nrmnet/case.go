@@ -127,7 +127,7 @@ Every read of a case is recorded in the audit log with who you are, the purpose 
 give and the legal basis.`,
 	}
 	cmd.AddCommand(newCaseCreateCommand(), newCaseShowCommand(), newCaseListCommand(),
-		newCaseOverdueCommand(), newCaseEventCommand(), newCaseViewsCommand())
+		newCaseOverdueCommand(), newCaseEventCommand(), newCaseViewsCommand(), newCaseRecordCommand())
 	return cmd
 }
 

@@ -297,6 +297,34 @@ func TestCaseScenarioThroughCLI(t *testing.T) {
 	if !strings.Contains(out, id) || strings.Contains(out, "Nguyen") {
 		t.Fatalf("case list should list the case without the child's name:\n%s", out)
 	}
+	// The child's own record, in plain language, written to a private file.
+	recordFile := filepath.Join(t.TempDir(), "record.html")
+	mustCLI(t, ictg, "case", "record", id, "--out", recordFile)
+	page, err := os.ReadFile(recordFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(recordFile); fi.Mode().Perm() != 0o600 {
+		t.Errorf("the child's record was written with mode %v", fi.Mode().Perm())
+	}
+	for _, want := range []string{"<html", "Thi", "wants to stay at her school"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the child's record lacks %q", want)
+		}
+	}
+	text := mustCLI(t, ictg, "case", "record", id, "--format", "text")
+	if !strings.Contains(text, "Thi") || strings.Contains(text, "<html") {
+		t.Errorf("the text record:\n%.500s", text)
+	}
+	// The quarterly return: aggregates only.
+	csv := mustCLI(t, region, "report", "quarterly", "--quarter", "2025-Q1")
+	if !strings.Contains(csv, ",") || strings.Contains(csv, "Nguyen") || strings.Contains(csv, id) {
+		t.Errorf("quarterly return:\n%s", csv)
+	}
+	if _, err := as(t, sw, "report", "quarterly", "--quarter", "2025-Q1"); err == nil || !strings.Contains(err.Error(), "forbidden") {
+		t.Errorf("a social worker's quarterly return: %v", err)
+	}
+
 	// The advocate's read is on record with its purpose.
 	es, err := n.store.AuditEntries(0, 10000)
 	if err != nil {

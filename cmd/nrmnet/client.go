@@ -139,7 +139,7 @@ func (c *apiClient) call(ctx context.Context, method, path string, q url.Values,
 	}
 	if rawOut != nil {
 		var pretty bytes.Buffer
-		if json.Indent(&pretty, b, "", "  ") == nil {
+		if _, asIs := rawOut.(rawWriter); !asIs && json.Indent(&pretty, b, "", "  ") == nil {
 			b = pretty.Bytes()
 		}
 		_, err := rawOut.Write(b)

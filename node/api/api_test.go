@@ -50,6 +50,12 @@ var routeCases = []routeCase{
 	{"POST", "/v1/cases/{id}/views", node.CanRecordViews, 200, func(_ *testNode, c caseBody) (string, any, []string) {
 		return "/v1/cases/" + string(c.ID) + "/views", map[string]any{"views": "She wants to keep going to college."}, nil
 	}},
+	{"GET", "/v1/cases/{id}/child-record", node.CanReadChildRecord, 200, func(_ *testNode, c caseBody) (string, any, []string) {
+		return "/v1/cases/" + string(c.ID) + "/child-record?format=text", nil, nil
+	}},
+	{"GET", "/v1/reports/quarterly", node.CanReadReports, 200, func(*testNode, caseBody) (string, any, []string) {
+		return "/v1/reports/quarterly?quarter=2025-Q1", nil, nil
+	}},
 	{"GET", "/v1/overdue", node.CanSeeCounts, 200, func(*testNode, caseBody) (string, any, []string) { return "/v1/overdue", nil, nil }},
 	{"GET", "/v1/users", node.CanManageUsers, 200, func(*testNode, caseBody) (string, any, []string) { return "/v1/users", nil, nil }},
 	{"POST", "/v1/users", node.CanManageUsers, 201, func(*testNode, caseBody) (string, any, []string) {
@@ -216,5 +222,31 @@ func TestMethodNotAllowedAndNoRoute(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	if _, err := New(Config{}); err == nil || !strings.Contains(err.Error(), "Node") || !strings.Contains(err.Error(), "MaxBodyBytes") {
 		t.Fatalf("New(Config{}) = %v", err)
+	}
+}
+
+func TestQuarterlyReturnAndChildRecord(t *testing.T) {
+	tn := newTestNode(t, false)
+	c := tn.createCase()
+	r := tn.do(node.RoleRegionalCoordinator, "GET", "/v1/reports/quarterly?quarter=2025-Q1&format=csv", nil)
+	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("quarterly csv: %d %s", r.status, r.body)
+	}
+	for _, leak := range []string{"Nguyen", "Thi", string(c.ID), string(c.ChildID), "nail bar"} {
+		if strings.Contains(string(r.body), leak) {
+			t.Fatalf("the quarterly return holds %q:\n%s", leak, r.body)
+		}
+	}
+	if r := tn.do(node.RoleNRMCoordinator, "GET", "/v1/reports/quarterly?quarter=2025-Q9", nil); r.status != 400 || r.errorCode() != codeInvalidQuery {
+		t.Fatalf("bad quarter: %d %s", r.status, r.body)
+	}
+	r = tn.do(node.RoleAdvocate, "GET", "/v1/cases/"+string(c.ID)+"/child-record", nil)
+	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") || !strings.Contains(string(r.body), "Thi") {
+		t.Fatalf("child record: %d %.300s", r.status, r.body)
+	}
+	es := tn.auditSince(0)
+	last := es[len(es)-1]
+	if last.Actor != "ictg" || last.Action != v1.ActionCaseRead || last.Purpose != "the child's own record" {
+		t.Fatalf("child record read audited as %+v", last)
 	}
 }

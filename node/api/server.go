@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"nrmnet/node"
+	"nrmnet/node/report"
 	"nrmnet/schemas/openapi"
 	v1 "nrmnet/schemas/v1"
 	"nrmnet/storage"
@@ -38,6 +39,8 @@ type Node interface {
 	RevokeUser(ctx context.Context, who node.Principal, id string) (storage.User, error)
 	AuditCheckpoint(ctx context.Context, who node.Principal) (auditlog.Checkpoint, error)
 	AuditEntries(ctx context.Context, who node.Principal, from int64, limit int) ([]v1.AuditEntry, error)
+	QuarterlyReturn(ctx context.Context, who node.Principal, q report.Quarter) (*report.Return, error)
+	ChildRecord(ctx context.Context, who node.Principal, id v1.CaseID, why node.Read, format node.ChildRecordFormat) ([]byte, error)
 }
 
 // Headers of the API.
@@ -123,12 +126,14 @@ func New(cfg Config) (*Server, error) {
 		{Method: "GET", Path: "/v1/cases/{id}", h: s.readCase},
 		{Method: "POST", Path: "/v1/cases/{id}/events", h: s.applyEvent},
 		{Method: "POST", Path: "/v1/cases/{id}/views", h: s.recordViews},
+		{Method: "GET", Path: "/v1/cases/{id}/child-record", h: s.childRecord},
 		{Method: "GET", Path: "/v1/overdue", h: s.overdue},
 		{Method: "GET", Path: "/v1/users", h: s.listUsers},
 		{Method: "POST", Path: "/v1/users", h: s.createUser},
 		{Method: "POST", Path: "/v1/users/{id}/revoke", h: s.revokeUser},
 		{Method: "GET", Path: "/v1/audit/checkpoint", h: s.checkpoint},
 		{Method: "GET", Path: "/v1/audit/entries", h: s.auditEntries},
+		{Method: "GET", Path: "/v1/reports/quarterly", h: s.quarterly},
 	}
 	methods := map[string][]string{}
 	var paths []string

@@ -1,0 +1,111 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"nrmnet/node/childrecord"
+	"nrmnet/node/report"
+	v1 "nrmnet/schemas/v1"
+	"nrmnet/storage"
+)
+
+// reportPurpose is recorded on every case read made to build a return.
+const reportPurpose = "quarterly management information return (aggregate figures only)"
+
+// QuarterlyReturn builds the quarterly return in the Home Office
+// statistics' categories from every case of the node, every count
+// small-number suppressed (node/report). Building it decrypts each case:
+// each read is audited, in the name of who asked, with the purpose
+// reportPurpose. Erased cases are left out.
+func (n *Node) QuarterlyReturn(ctx context.Context, who Principal, q report.Quarter) (*report.Return, error) {
+	if err := n.require(ctx, who, CanReadReports, "report.quarterly", q.String()); err != nil {
+		return nil, err
+	}
+	if err := q.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	cases, err := n.allCases(ctx, who.access(reportPurpose, v1.BasisPublicTask))
+	if err != nil {
+		return nil, err
+	}
+	ret, err := report.Quarterly(cases, q, n.cal, report.DefaultConfig())
+	if err != nil {
+		return nil, fmt.Errorf("quarterly return %s: %w", q, err)
+	}
+	n.log.Info("quarterly return built", "quarter", q.String(), "cases", len(cases), "actor", who.ID)
+	return ret, nil
+}
+
+// allCases reads every case, page by page from the summary index.
+func (n *Node) allCases(ctx context.Context, who storage.Access) ([]*v1.Case, error) {
+	var out []*v1.Case
+	q := storage.CaseQuery{Limit: storage.MaxListLimit}
+	for {
+		page, err := n.store.ListCases(ctx, q, who)
+		if err != nil {
+			return nil, classify(err)
+		}
+		for _, s := range page {
+			c, err := n.store.Case(ctx, s.ID, who)
+			if errors.Is(err, storage.ErrErased) || errors.Is(err, storage.ErrNotFound) {
+				continue // erased (or erased between list and read)
+			}
+			if err != nil {
+				return nil, classify(err)
+			}
+			out = append(out, c)
+		}
+		if len(page) < q.Limit {
+			return out, nil
+		}
+		q.Cursor = page[len(page)-1].Cursor()
+	}
+}
+
+// ChildRecordFormat is how a child's record is written.
+type ChildRecordFormat string
+
+// The formats of a child's record.
+const (
+	ChildRecordHTML ChildRecordFormat = "html"
+	ChildRecordText ChildRecordFormat = "text"
+)
+
+// ChildRecord reads a case (audited, with the purpose given) and renders
+// it as the plain-language page the child can read (node/childrecord).
+// Nothing is written to w unless the whole page renders.
+func (n *Node) ChildRecord(ctx context.Context, who Principal, id v1.CaseID, why Read, format ChildRecordFormat) ([]byte, error) {
+	if err := checkCaseID(id); err != nil {
+		return nil, err
+	}
+	if err := n.require(ctx, who, CanReadChildRecord, v1.ActionCaseExport, string(id)); err != nil {
+		return nil, err
+	}
+	if format != ChildRecordHTML && format != ChildRecordText {
+		return nil, fmt.Errorf("%w: format %.20q is not html or text", ErrInvalid, format)
+	}
+	if why.Purpose == "" {
+		why.Purpose = "the child's own record"
+	}
+	if err := checkRead(why); err != nil {
+		return nil, err
+	}
+	c, err := n.store.Case(ctx, id, who.access(why.Purpose, why.basis()))
+	if err != nil {
+		return nil, classify(err)
+	}
+	var buf bytes.Buffer
+	opts := childrecord.Options{Policy: &n.policy, Calendar: n.cal}
+	if format == ChildRecordHTML {
+		err = childrecord.RenderHTML(&buf, c, opts)
+	} else {
+		err = childrecord.RenderText(&buf, c, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("child's record of %s: %w", id, err)
+	}
+	return buf.Bytes(), nil
+}
