@@ -41,6 +41,9 @@ type FSM struct {
 	mu     sync.RWMutex
 	slot   byte // the active key slot, see store.go
 	closed bool
+	// generation counts restores, so a snapshot pinned before one knows its
+	// slot is gone.
+	generation uint64
 
 	applied atomic.Uint64
 	failed  atomic.Pointer[error]
@@ -166,6 +169,10 @@ func (f *FSM) apply(index uint64, data []byte) (Result, *ConcludedDecision) {
 		err := f.db.View(func(txn *badger.Txn) error {
 			var err error
 			res, err = f.priorResult(txn, &cmd, digest[:], index)
+			if errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("%w: entry %d is within the applied index %d but command %s is not in the state",
+					ErrCorruptState, index, f.applied.Load(), cmd.ID)
+			}
 			return err
 		})
 		if err != nil {

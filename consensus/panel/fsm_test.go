@@ -561,3 +561,30 @@ func TestCommandAppliedAndEncodedResults(t *testing.T) {
 		t.Fatal("a stored result is marked duplicate")
 	}
 }
+
+// A snapshot taken before a Restore refuses to persist: the slot it read
+// from is gone, and it must not write a partial state.
+func TestSnapshotPinnedBeforeRestoreRefusesToPersist(t *testing.T) {
+	a := newHarness(t, memConfig(t))
+	for _, c := range scenario(newFixture()) {
+		a.apply(c)
+	}
+	snap := snapshotBytes(t, a.fsm)
+	b := newHarness(t, memConfig(t))
+	b.accept(newFixture().open())
+	pinned, err := b.fsm.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pinned.Release()
+	if err := b.fsm.Restore(io.NopCloser(bytes.NewReader(snap))); err != nil {
+		t.Fatal(err)
+	}
+	sink := &memSink{}
+	if err := pinned.Persist(sink); err == nil || !sink.cancelled || sink.closed {
+		t.Fatalf("persist after restore: %v, cancelled %v, closed %v", err, sink.cancelled, sink.closed)
+	}
+	if !bytes.Equal(snapshotBytes(t, b.fsm), snap) {
+		t.Fatal("state after restore differs from the snapshot")
+	}
+}

@@ -298,6 +298,9 @@ func vote(pc *PanelCase, c *Command) verdict {
 		return verdict{result: reject(CodeStageNotProposed, "proposal %s does not put %s to the vote", p.ID, b.Stage)}
 	}
 	m := pc.meeting(p.Meeting)
+	if m == nil {
+		return verdict{result: reject(CodeUnknownMeeting, "proposal %s names meeting %s, which is not on the case", p.ID, p.Meeting)}
+	}
 	a, present := m.attendee(c.Actor.PersonID)
 	if !present {
 		return verdict{result: reject(CodeNotPresent, "%s did not attend meeting %s", c.Actor.PersonID, m.ID)}
@@ -378,6 +381,9 @@ func conclude(pc *PanelCase, c *Command, index uint64) verdict {
 		return verdict{result: reject(CodeProposalConcluded, "proposal %s was concluded", p.ID)}
 	}
 	m := pc.meeting(p.Meeting)
+	if m == nil {
+		return verdict{result: reject(CodeUnknownMeeting, "proposal %s names meeting %s, which is not on the case", p.ID, p.Meeting)}
+	}
 	if m.chair().MemberID != c.Actor.PersonID {
 		return verdict{result: reject(CodeNotChair, "only the chair of meeting %s may conclude", m.ID)}
 	}

@@ -40,21 +40,28 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	if err := f.Failed(); err != nil {
 		return nil, err
 	}
-	return &stateSnapshot{f: f, txn: f.db.NewTransaction(false), slot: f.slot}, nil
+	return &stateSnapshot{f: f, txn: f.db.NewTransaction(false), slot: f.slot, generation: f.generation}, nil
 }
 
 type stateSnapshot struct {
-	f    *FSM
-	txn  *badger.Txn
-	slot byte
+	f          *FSM
+	txn        *badger.Txn
+	slot       byte
+	generation uint64 // FSM.generation when the snapshot was taken
 }
 
 // Persist implements raft.FSMSnapshot.
 func (s *stateSnapshot) Persist(sink raft.SnapshotSink) error {
 	s.f.mu.RLock()
 	defer s.f.mu.RUnlock()
-	err := ErrClosed
-	if !s.f.closed {
+	var err error
+	switch {
+	case s.f.closed:
+		err = ErrClosed
+	case s.f.generation != s.generation:
+		// A Restore since Snapshot dropped the slot this transaction reads.
+		err = errors.New("the state was restored from another snapshot since this one was taken")
+	default:
 		err = writeSnapshot(s.txn, s.slot, sink)
 	}
 	if err != nil {
@@ -156,6 +163,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	old := f.slot
 	f.slot = next
+	f.generation++
 	f.applied.Store(applied)
 	if err := f.db.DropPrefix([]byte{old}); err != nil {
 		f.log.Warn("panel restore: old state not yet removed; it is removed on next open", "err", err)
