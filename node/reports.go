@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"nrmnet/node/childrecord"
 	"nrmnet/node/report"
@@ -39,7 +41,13 @@ func (n *Node) QuarterlyReturn(ctx context.Context, who Principal, q report.Quar
 	return ret, nil
 }
 
-// allCases reads every case, page by page from the summary index.
+// reportReaders is how many case reads a report keeps in flight: the
+// store commits their audit entries together, so reading in parallel is
+// several times faster than one by one.
+const reportReaders = 16
+
+// allCases reads every case, page by page from the summary index, each
+// page by reportReaders readers at once. Erased cases are left out.
 func (n *Node) allCases(ctx context.Context, who storage.Access) ([]*v1.Case, error) {
 	var out []*v1.Case
 	q := storage.CaseQuery{Limit: storage.MaxListLimit}
@@ -48,15 +56,31 @@ func (n *Node) allCases(ctx context.Context, who storage.Access) ([]*v1.Case, er
 		if err != nil {
 			return nil, classify(err)
 		}
-		for _, s := range page {
-			c, err := n.store.Case(ctx, s.ID, who)
-			if errors.Is(err, storage.ErrErased) || errors.Is(err, storage.ErrNotFound) {
-				continue // erased (or erased between list and read)
+		got := make([]*v1.Case, len(page))
+		errs := make([]error, len(page))
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range min(reportReaders, len(page)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int(next.Add(1)) - 1; i < len(page); i = int(next.Add(1)) - 1 {
+					c, err := n.store.Case(ctx, page[i].ID, who)
+					if errors.Is(err, storage.ErrErased) || errors.Is(err, storage.ErrNotFound) {
+						continue // erased (or erased between list and read)
+					}
+					got[i], errs[i] = c, err
+				}
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, classify(err)
+		}
+		for _, c := range got {
+			if c != nil {
+				out = append(out, c)
 			}
-			if err != nil {
-				return nil, classify(err)
-			}
-			out = append(out, c)
 		}
 		if len(page) < q.Limit {
 			return out, nil

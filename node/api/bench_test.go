@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"nrmnet/node"
+	"nrmnet/node/calendar"
+	"nrmnet/node/report"
 	"nrmnet/schemas/synthetic"
 	v1 "nrmnet/schemas/v1"
 	"nrmnet/storage"
@@ -179,6 +181,40 @@ func BenchmarkReadCase(b *testing.B) {
 			resp.Body.Close()
 			if resp.StatusCode != 200 {
 				b.Fatalf("status %d", resp.StatusCode)
+			}
+		})
+	})
+}
+
+// BenchmarkQuarterlyReturn times the quarterly return over every preloaded
+// case through the API (each case read decrypted and audited) against
+// node/report alone on cases already in memory.
+func BenchmarkQuarterlyReturn(b *testing.B) {
+	tn := benchNode(b)
+	q := "2025-Q1"
+	b.Run("api", func(b *testing.B) {
+		timed(b, func(int) {
+			r := tn.do(node.RoleRegionalCoordinator, "GET", "/v1/reports/quarterly?quarter="+q, nil)
+			if r.status != 200 {
+				b.Fatalf("status %d %s", r.status, r.body)
+			}
+		})
+	})
+	b.Run("report-only", func(b *testing.B) {
+		b.StopTimer()
+		var cases []*v1.Case
+		for _, id := range benchIDs {
+			c, err := tn.store.Case(context.Background(), id, storage.Access{Actor: "bench", Purpose: "bench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cases = append(cases, c)
+		}
+		quarter, _ := report.ParseQuarter(q)
+		b.StartTimer()
+		timed(b, func(int) {
+			if _, err := report.Quarterly(cases, quarter, calendar.Default(), report.DefaultConfig()); err != nil {
+				b.Fatal(err)
 			}
 		})
 	})
