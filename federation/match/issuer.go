@@ -59,7 +59,8 @@ type IssuerConfig struct {
 	// Logger; slog.Default() when nil. It never receives an element.
 	Logger *slog.Logger
 
-	// StreamTimeout bounds one query, from stream open to response written.
+	// StreamTimeout bounds reading a request from the stream's opening, and
+	// then writing the response.
 	StreamTimeout time.Duration
 	// MaxElementsPerRequest bounds one request (at most the protocol's
 	// MaxElementsPerRequest).
@@ -267,6 +268,9 @@ func (is *Issuer) handle(s network.Stream) {
 	_ = s.SetDeadline(time.Now().Add(is.cfg.StreamTimeout)) // real time: it bounds real I/O
 	from := s.Conn().RemotePeer()
 	resp := is.answer(from, s)
+	// The read may have used up the deadline (a silent peer): the answer
+	// gets its own.
+	_ = s.SetWriteDeadline(time.Now().Add(is.cfg.StreamTimeout))
 	if err := writeFrame(s, resp); err != nil {
 		is.log.Debug("match: writing response", "peer", from, "err", err)
 		_ = s.Reset()

@@ -218,9 +218,12 @@ func (r *Receiver) evaluate(ctx context.Context, issuer peer.ID, alert v1.ID, in
 		return nil, fmt.Errorf("opening a stream: %w", err)
 	}
 	defer s.Close()
+	// The context ends the wait (and resets the stream); the stream's own
+	// deadline, a little later, is only a backstop, so a timeout reads as
+	// the context's error.
 	deadline, _ := ctx.Deadline()
-	_ = s.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { _ = s.Reset() }) // a cancelled ctx ends the wait
+	_ = s.SetDeadline(deadline.Add(time.Second))
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
 	defer stop()
 
 	if err := writeFrame(s, evalRequest{Alert: alert, Elements: elems}); err != nil {

@@ -189,3 +189,22 @@ func TestPrecisionRecall(t *testing.T) {
 		t.Errorf("name-only keys cannot have fewer false matches (%d) than the default (%d)", no.fp, def.fp)
 	}
 }
+
+// BenchmarkKeys: deriving one identity's keys (folding and encoding),
+// against the OPRF evaluation per key in federation/match.
+func BenchmarkKeys(b *testing.B) {
+	d, err := matchkeys.New(matchkeys.DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := synthetic.New(3)
+	ids := make([]v1.ChildIdentity, 256)
+	for i := range ids {
+		ids[i] = g.Identity()
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		_ = d.Keys(ids[i%len(ids)])
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/identity")
+}
