@@ -91,6 +91,9 @@ The node must be stopped: verify opens the store itself.`,
 				if err != nil {
 					return err
 				}
+				if len(entries) == 0 || inclusion >= cp.Size {
+					return fmt.Errorf("--inclusion %d: there is no such entry: the log holds entries 0 to %d", inclusion, cp.Size-1)
+				}
 				raw, err := auditEntryBytes(entries[0])
 				if err != nil {
 					return err

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -140,7 +143,10 @@ func countPrinter(cmd *cobra.Command, what string) func(int64) {
 }
 
 // writeFileAtomically writes a new file (mode 0600) through a temporary file,
-// syncs it and renames it into place, refusing to replace an existing file.
+// syncs it and links it into place, refusing to replace an existing file
+// (the link fails if one appeared meanwhile; where hard links are not
+// supported it renames instead), then syncs the directory so the new name
+// survives a power cut.
 func writeFileAtomically(path string, write func(io.Writer) error) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("%s already exists; choose a new file name", path)
@@ -165,5 +171,28 @@ func writeFileAtomically(path string, write func(io.Writer) error) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s already exists; choose a new file name", path)
+		}
+		// No hard links here (some network shares): rename, which would
+		// replace a file created since the check above.
+		if _, serr := os.Stat(path); serr == nil {
+			return fmt.Errorf("%s already exists; choose a new file name", path)
+		}
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			return err
+		}
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// Some file systems (network shares) cannot sync a directory; the file
+	// itself is synced already.
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+		return fmt.Errorf("sync directory of %s: %w", path, err)
+	}
+	return nil
 }

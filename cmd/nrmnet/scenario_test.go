@@ -86,6 +86,12 @@ func TestAdministratorScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// An inclusion proof of one entry, and a clear refusal past the end.
+	out = scenarioCLI(t, "audit", "verify", "--dir", node, "--inclusion", "3")
+	scenarioWantOutput(t, out, "entry 3 is in the log")
+	_, err = runCLI(t, "audit", "verify", "--dir", node, "--inclusion", strconv.FormatInt(size, 10))
+	scenarioWantError(t, err, "--inclusion", "no such entry")
+
 	// Backup: data and child keys, to files outside the node.
 	backups := filepath.Join(root, "backups")
 	if err := os.Mkdir(backups, 0o700); err != nil {
