@@ -85,6 +85,11 @@ func (p *Panel) RemoveMember(ctx context.Context, id peer.ID) error {
 	return nil
 }
 
+// Revoke cuts the panel's Raft streams with a peer that the roster no longer
+// lists for this panel: Admit already refuses its new streams; this ends the
+// ones it holds. It does not change the group's membership (RemoveMember).
+func (p *Panel) Revoke(id peer.ID) int { return p.layer.Sever(id) }
+
 func (p *Panel) leaderOnly() error {
 	if p.closed() {
 		return ErrClosed

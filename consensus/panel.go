@@ -44,6 +44,10 @@ type Panel struct {
 	// committed a barrier: until then its commit index may lag.
 	barrierTerm atomic.Uint64
 
+	// scanIdx and scanCmd remember the last lastCommandAtOrBelow answer.
+	scanMu           sync.Mutex
+	scanIdx, scanCmd uint64
+
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the panel starts

@@ -366,25 +366,41 @@ func (p *Panel) waitApplied(ctx context.Context, idx uint64) error {
 }
 
 // lastCommandAtOrBelow returns the index of the last command entry in the
-// local log at or below idx, or 0 if none is left in the log.
+// local log at or below idx, or 0 if none is left in the log. The answer for
+// the highest index asked so far is remembered, so a run of barriers and
+// no-ops at the tail of the log is scanned once, not on every read.
 func (p *Panel) lastCommandAtOrBelow(idx uint64) (uint64, error) {
+	p.scanMu.Lock()
+	defer p.scanMu.Unlock()
+	if idx == p.scanIdx {
+		return p.scanCmd, nil
+	}
 	first, err := p.store.FirstIndex()
 	if err != nil {
 		return 0, err
 	}
-	for i := idx; i >= first && i > 0; i-- {
+	floor, known := first, uint64(0)
+	if idx > p.scanIdx && p.scanIdx >= first {
+		floor, known = p.scanIdx+1, p.scanCmd
+	}
+	found := known
+	for i := idx; i >= floor && i > 0; i-- {
 		var l raft.Log
 		if err := p.store.GetLog(i, &l); err != nil {
 			if errors.Is(err, raft.ErrLogNotFound) {
-				return 0, nil // compacted since FirstIndex was read
+				break // compacted since FirstIndex was read
 			}
 			return 0, fmt.Errorf("consensus: read log entry %d: %w", i, err)
 		}
 		if l.Type == raft.LogCommand {
-			return i, nil
+			found = i
+			break
 		}
 	}
-	return 0, nil
+	if idx > p.scanIdx {
+		p.scanIdx, p.scanCmd = idx, found
+	}
+	return found, nil
 }
 
 // CommandApplied says, linearizably, whether the command with this ID has
