@@ -103,13 +103,25 @@ type keepTB struct {
 	done bool
 }
 
-func (k *keepTB) Cleanup(func()) {}
+func (k *keepTB) Cleanup(fn func()) { benchCleanups = append(benchCleanups, fn) }
 func (k *keepTB) TempDir() string {
 	d, err := os.MkdirTemp("", "nrmnet-bench-")
 	if err != nil {
 		k.Fatal(err)
 	}
+	benchCleanups = append(benchCleanups, func() { os.RemoveAll(d) })
 	return d
+}
+
+// benchCleanups run, last first, when the test binary ends.
+var benchCleanups []func()
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for i := len(benchCleanups) - 1; i >= 0; i-- {
+		benchCleanups[i]()
+	}
+	os.Exit(code)
 }
 
 // timed runs op b.N times and reports the 99th percentile.
