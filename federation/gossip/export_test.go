@@ -26,3 +26,10 @@ func (s *Service) TopicPeers(topic string) []peer.ID {
 	}
 	return t.ListPeers()
 }
+
+// CheckAlert runs the alert validator's checks as for a message on topic
+// signed by author, and returns the reason label ("" when accepted).
+func (s *Service) CheckAlert(data []byte, author peer.ID, topic string) string {
+	_, v := s.checkAlert(data, author, topic)
+	return v.reason
+}

@@ -43,7 +43,7 @@ var anchorKeys = []ed25519.PrivateKey{keyFrom("anchor 1"), keyFrom("anchor 2")}
 // member is one authority's node in a test region: its key, and once
 // started its store, host and gossip service.
 type member struct {
-	t          *testing.T
+	t          testing.TB
 	code       v1.AuthorityCode
 	key        ed25519.PrivateKey
 	dir        string // on-disk store when set; in memory otherwise
@@ -56,6 +56,7 @@ type member struct {
 	status     func() gossip.StatusReport
 	onConflict func(gossip.CheckpointConflict)
 	tap        *wireTap
+	roles      []roster.Role // nil: the authority role
 }
 
 func (m *member) peerID() peer.ID {
@@ -72,14 +73,14 @@ func (m *member) peerID() peer.ID {
 
 // region is a test region: its members and the signed roster they share.
 type region struct {
-	t       *testing.T
+	t       testing.TB
 	members []*member
 	signed  []byte
 }
 
 // newRegion makes n members of London (the first n authorities) and a
 // signed roster listing them; nothing is started.
-func newRegion(t *testing.T, n int) *region {
+func newRegion(t testing.TB, n int) *region {
 	t.Helper()
 	london := authority.InRegion(testRegion)
 	r := &region{t: t}
@@ -107,7 +108,7 @@ func (r *region) sign(serial uint64, addrs map[v1.AuthorityCode][]string) []byte
 			Authority: m.code,
 			PeerID:    id,
 			Addrs:     addrs[m.code],
-			Roles:     []roster.Role{roster.RoleAuthority},
+			Roles:     roles(m),
 			Contacts: roster.Contacts{
 				DutyDesk:       roster.Contact{Team: "Front Door", Phone: "020 7527 7400"},
 				OutOfHours:     roster.Contact{Team: "Emergency Duty Team", Phone: "020 7226 0992"},
@@ -127,6 +128,13 @@ func (r *region) sign(serial uint64, addrs map[v1.AuthorityCode][]string) []byte
 		t.Fatalf("sign roster %d: %v", serial, err)
 	}
 	return b
+}
+
+func roles(m *member) []roster.Role {
+	if m.roles == nil {
+		return []roster.Role{roster.RoleAuthority}
+	}
+	return m.roles
 }
 
 // startHosts starts the hosts of the members given (all when none), then
@@ -422,7 +430,7 @@ type rogue struct {
 	topics map[string]*pubsub.Topic
 }
 
-func startRogue(t *testing.T, m *member) *rogue {
+func startRogue(t testing.TB, m *member) *rogue {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -441,7 +449,7 @@ func startRogue(t *testing.T, m *member) *rogue {
 	return r
 }
 
-func (r *rogue) publish(t *testing.T, topic string, b []byte, peers int) {
+func (r *rogue) publish(t testing.TB, topic string, b []byte, peers int) {
 	t.Helper()
 	tp := r.topics[topic]
 	eventually(t, "the rogue sees every honest member on "+topic, func() bool { return len(tp.ListPeers()) >= peers })
@@ -481,7 +489,7 @@ func counter(t *testing.T, m *member, name string, labels map[string]string) flo
 }
 
 // eventually polls cond until it holds or patience runs out.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(patience)
 	for !cond() {

@@ -83,7 +83,9 @@ type Service struct {
 
 	ctx       context.Context
 	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // every goroutine, stream handlers included
+	life      sync.Mutex     // guards closing against wg.Add
+	closing   bool
 	closeOnce sync.Once
 }
 
@@ -188,8 +190,8 @@ func (s *Service) start() error {
 		go s.readLoop(sub, t.label)
 	}
 	lh := s.host.Libp2p()
-	lh.SetStreamHandler(AckProtocol, s.serveAck)
-	lh.SetStreamHandler(DigestProtocol, s.serveDigest)
+	lh.SetStreamHandler(AckProtocol, s.tracked(s.serveAck))
+	lh.SetStreamHandler(DigestProtocol, s.tracked(s.serveDigest))
 	s.notifee = &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
 		s.requestPull(c.RemotePeer())
 	}}
@@ -220,6 +222,9 @@ func (s *Service) Close() error {
 		if s.notifee != nil {
 			lh.Network().StopNotify(s.notifee)
 		}
+		s.life.Lock()
+		s.closing = true
+		s.life.Unlock()
 		for _, sub := range s.subs {
 			sub.Cancel()
 		}
@@ -230,6 +235,23 @@ func (s *Service) Close() error {
 		}
 	})
 	return nil
+}
+
+// tracked wraps a stream handler so that Close waits for it, and so that a
+// stream arriving while the service closes is reset.
+func (s *Service) tracked(h network.StreamHandler) network.StreamHandler {
+	return func(st network.Stream) {
+		s.life.Lock()
+		if s.closing {
+			s.life.Unlock()
+			st.Reset()
+			return
+		}
+		s.wg.Add(1)
+		s.life.Unlock()
+		defer s.wg.Done()
+		h(st)
+	}
 }
 
 // PeerScore returns a peer's GossipSub score as of the last second, and
