@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"nrmnet/node"
+	v1 "nrmnet/schemas/v1"
 )
 
 var updateScreenshots = flag.Bool("update", false, "write the browser tests' screenshots to docs/screenshots")
@@ -103,7 +106,7 @@ func TestBrowserCoordinatorSeesNodeGoDown(t *testing.T) {
 	}
 	base := "http://" + isl.HTTPAddr()
 
-	nav, cancel := context.WithTimeout(ctx, 30*time.Second)
+	nav, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := navigate(nav, base+"/federation"); err != nil {
 		t.Fatal(err)
@@ -128,13 +131,13 @@ func TestBrowserCoordinatorSeesNodeGoDown(t *testing.T) {
 		}
 		return len(rows) == 3
 	}
-	rows := waitForRows(t, ctx, "all three authorities up", 30*time.Second, allUp)
+	rows := waitForRows(t, ctx, "all three authorities up", time.Minute, allUp)
 	t.Logf("all up: %v", rows)
 
 	if err := hck.Close(); err != nil {
 		t.Fatalf("stop HCK: %v", err)
 	}
-	rows = waitForRows(t, ctx, "HCK marked down", 30*time.Second, func(rows map[string]string) bool {
+	rows = waitForRows(t, ctx, "HCK marked down", time.Minute, func(rows map[string]string) bool {
 		return rows["HCK"] == "down|✕ Down"
 	})
 	if rows["ISL"] != "up|● Up" || rows["CMD"] != "up|● Up" {
@@ -157,7 +160,7 @@ func TestBrowserCoordinatorSeesNodeGoDown(t *testing.T) {
 func TestBrowserCaseListKeyboard(t *testing.T) {
 	_, _, nodes := startSmallFederation(t, time.Second)
 	ctx := newBrowser(t)
-	run, cancel := context.WithTimeout(ctx, 30*time.Second)
+	run, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := navigate(run, "http://"+nodes[1].HTTPAddr()+"/cases"); err != nil {
 		t.Fatal(err)
@@ -192,7 +195,7 @@ func TestBrowserCaseListKeyboard(t *testing.T) {
 func navigate(ctx context.Context, url string) error {
 	var err error
 	for range 3 {
-		step, cancel := context.WithTimeout(ctx, 10*time.Second)
+		step, cancel := context.WithTimeout(ctx, 20*time.Second)
 		err = chromedp.Do(step, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("main")))
 		cancel()
 		if err == nil || ctx.Err() != nil {
@@ -202,10 +205,100 @@ func navigate(ctx context.Context, url string) error {
 	return err
 }
 
+// TestBrowserSignIn signs in on a node whose pages are not open: the case
+// list asks for sign-in, a social worker's token (typed into the labelled
+// field) opens it, and after signing out an auditor's token is refused the
+// list by the node's role table.
+func TestBrowserSignIn(t *testing.T) {
+	dir, _, nodes := startSmallFederationWith(t, time.Second, false)
+	ctx := newBrowser(t)
+	tokens, err := readDevnetTokens(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := func(role node.Role) string {
+		for _, tok := range tokens {
+			if tok.Authority == "CMD" && tok.Role == role {
+				return tok.Token
+			}
+		}
+		t.Fatalf("no CMD %s token", role)
+		return ""
+	}
+	run, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	base := "http://" + nodes[1].HTTPAddr()
+	text := func(js string) string {
+		t.Helper()
+		v, err := chromedp.Run(run, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// signIn submits the form and waits for an element of the page it
+	// should lead to (never one the sign-in page has too).
+	signIn := func(tok, landing string) {
+		t.Helper()
+		if err := chromedp.Do(run,
+			chromedp.WaitVisible(chromedp.CSS("#token")),
+			chromedp.SendKeys(chromedp.CSS("#token"), tok),
+			chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(landing)),
+		); err != nil {
+			t.Fatalf("sign in, waiting for %s: %v (at %s)", landing, err, text(`location.href`))
+		}
+	}
+
+	if err := navigate(run, base+"/cases"); err != nil {
+		t.Fatal(err)
+	}
+	if h1 := text(`document.querySelector('main h1').textContent`); h1 != "Sign in" {
+		t.Fatalf("the case list shows %q to a visitor, want the sign-in form", h1)
+	}
+	if label := text(`document.querySelector('label[for="token"]').textContent`); label == "" {
+		t.Error("the token field has no label")
+	}
+	signIn(token(node.RoleSocialWorker), "table.cases")
+	if h1 := text(`document.querySelector('main h1').textContent`); h1 != "Cases" {
+		t.Fatalf("after signing in: %q at %s", h1, text(`location.href + ' ' + (document.querySelector('main').textContent || '').trim().slice(0, 200)`))
+	}
+	if who := text(`document.querySelector('.account strong').textContent`); who != "cmd.social-worker" {
+		t.Errorf("signed in as %q", who)
+	}
+
+	if err := chromedp.Do(run, chromedp.Click(chromedp.CSS(`form.account button`)), chromedp.WaitVisible(chromedp.CSS("main h1"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := navigate(run, base+"/signin?next=/cases"); err != nil {
+		t.Fatal(err)
+	}
+	signIn(token(node.RoleAuditor), `main a[href="/"]`)
+	if h1 := text(`document.querySelector('main h1').textContent`); h1 != "Not available to your role" {
+		t.Errorf("an auditor sees %q, want the refusal", h1)
+	}
+	// The refusal is in the node's audit log.
+	cp, err := nodes[1].store.AuditCheckpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := nodes[1].store.AuditEntries(max(cp.Size-5, 0), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range entries {
+		found = found || (e.Actor == "cmd.auditor" && e.Action == v1.ActionAccessDenied && e.Outcome == v1.AuditDenied)
+	}
+	if !found {
+		t.Errorf("no access.denied entry for cmd.auditor among the last audit entries: %+v", entries)
+	}
+}
+
 // screenshot saves a full-page PNG of url under docs/screenshots.
 func screenshot(t *testing.T, ctx context.Context, url, name string) {
 	t.Helper()
-	shot, cancel := context.WithTimeout(ctx, 30*time.Second)
+	shot, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := navigate(shot, url); err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)

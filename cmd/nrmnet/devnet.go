@@ -116,8 +116,10 @@ roster signed by both, a node directory per authority, and synthetic cases
 same cases, nothing re-seeded.
 
 It serves an index at --http and each node's pages on the following ports,
-prints the URLs, and runs until Ctrl-C. Logs (JSON) go to devnet.log in --dir.
-The case pages need no sign-in in the devnet: everything in it is synthetic.`,
+prints the URLs and a bearer token per role (one demo user per role and
+authority), and runs until Ctrl-C. Logs (JSON) go to devnet.log in --dir.
+The pages open without sign-in in the devnet, since everything in it is
+synthetic; signing in with a token acts as that user.`,
 		Example: `  go run ./cmd/nrmnet devnet
   nrmnet devnet --dir /tmp/nrmnet-demo --http 127.0.0.1:9000`,
 		Args: cobra.NoArgs,
@@ -170,7 +172,8 @@ The case pages need no sign-in in the devnet: everything in it is synthetic.`,
 				a, _ := authority.Lookup(n.Authority)
 				fmt.Fprintf(out, "  %-3s %-18s %-11s http://%s/federation\n", n.Authority, a.Name, n.Region, n.HTTPAddr())
 			}
-			fmt.Fprintln(out, "\nThe pages need no sign-in in the devnet (synthetic data only). The JSON API at /v1 does:")
+			fmt.Fprintln(out, "\nThe pages open without sign-in in the devnet (synthetic data only); sign in at /signin with a")
+			fmt.Fprintln(out, "token below to act as that role. The JSON API at /v1 always needs a token:")
 			if tokens, err := readDevnetTokens(dir); err == nil && len(tokens) > 0 {
 				first := tokens[0].Authority
 				for _, t := range tokens {

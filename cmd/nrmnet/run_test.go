@@ -136,9 +136,9 @@ members:
 	if code, body := httpGet(t, base+"/federation"); code != http.StatusOK || !strings.Contains(body, "<strong>1 of 1</strong>") {
 		t.Errorf("/federation %d", code)
 	}
-	// A production node has no open case list: without sign-in it refuses.
-	if code, _ := httpGet(t, base+"/cases"); code != http.StatusForbidden {
-		t.Errorf("/cases without sign-in: %d, want 403", code)
+	// A production node has no open case list: it asks for sign-in.
+	if code, body := httpGet(t, base+"/cases"); code != http.StatusUnauthorized || !strings.Contains(body, `action="/signin"`) {
+		t.Errorf("/cases without sign-in: %d, want 401 and the sign-in form", code)
 	}
 	if code, body := httpGet(t, base+"/v1/whoami"); code != http.StatusUnauthorized {
 		t.Errorf("/v1/whoami without a token: %d %s, want 401", code, body)

@@ -29,6 +29,7 @@ import (
 	"nrmnet/node/api"
 	"nrmnet/node/web"
 	"nrmnet/schemas/authority"
+	v1 "nrmnet/schemas/v1"
 	"nrmnet/storage"
 )
 
@@ -239,7 +240,8 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	wc.Authority = cfg.Authority
 	wc.Version = buildVersion()
 	wc.Region = n.status
-	wc.Cases = n.store
+	wc.Cases = webCases{store: n.store}
+	wc.Auth = webUsers{app: n.app}
 	wc.DemoPrincipal = opts.DemoPrincipal
 	if opts.RefreshInterval > 0 {
 		wc.RefreshInterval = opts.RefreshInterval
@@ -638,4 +640,35 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return total
+}
+
+// webUsers signs the pages' users in with the node's users and tokens.
+type webUsers struct{ app *node.Node }
+
+func (u webUsers) Authenticate(token string) (web.Principal, error) {
+	p, err := u.app.Authenticate(token)
+	if err != nil {
+		if errors.Is(err, node.ErrUnauthenticated) {
+			return web.Principal{}, fmt.Errorf("%w: %w", web.ErrNotSignedIn, err)
+		}
+		return web.Principal{}, err
+	}
+	return web.Principal{UserID: p.ID, Role: string(p.Role)}, nil
+}
+
+// webCases is the case list's source: the store's summary index, behind the
+// node's role table. A role that may not list cases is refused, and the
+// refusal audited, before the index is read.
+type webCases struct{ store *storage.Store }
+
+func (c webCases) ListCases(ctx context.Context, q storage.CaseQuery, who storage.Access) ([]storage.CaseSummary, error) {
+	if !node.Role(who.Role).Can(node.CanListCases) {
+		err := c.store.Audit(ctx, &v1.AuditEntry{
+			At: time.Now().UTC(), Actor: who.Actor, Role: who.Role, Action: v1.ActionAccessDenied,
+			Subject: "case list", Purpose: who.Purpose, Outcome: v1.AuditDenied,
+			Reason: fmt.Sprintf("role %s may not %s", who.Role, node.CanListCases),
+		})
+		return nil, errors.Join(fmt.Errorf("list cases: %w", web.ErrForbidden), err)
+	}
+	return c.store.ListCases(ctx, q, who)
 }

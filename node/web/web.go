@@ -24,9 +24,12 @@ import (
 var (
 	// ErrConfig: the Config is invalid.
 	ErrConfig = errors.New("invalid web config")
-	// ErrNotSignedIn: the request carries no valid sign-in. Principals
-	// return it (wrapped) for an anonymous or expired request.
+	// ErrNotSignedIn: the request carries no valid sign-in. An
+	// Authenticator returns it (wrapped) for an unknown or revoked token.
 	ErrNotSignedIn = errors.New("not signed in")
+	// ErrForbidden: the signed-in user's role may not do this. A CaseLister
+	// returns it (wrapped) after recording the refusal.
+	ErrForbidden = errors.New("not allowed for this role")
 )
 
 // CaseLister is what the worker's case list reads: the store's summary
@@ -36,11 +39,16 @@ type CaseLister interface {
 	ListCases(ctx context.Context, q storage.CaseQuery, who storage.Access) ([]storage.CaseSummary, error)
 }
 
-// Principals says who is making a request, from its sign-in (the node's
-// users). It returns an error matching ErrNotSignedIn when there is none.
-type Principals interface {
-	Principal(r *http.Request) (Principal, error)
+// Authenticator checks a user's bearer token (the node's users). It
+// returns an error matching ErrNotSignedIn for a token that is not a live
+// user's.
+type Authenticator interface {
+	Authenticate(token string) (Principal, error)
 }
+
+// sessionCookie holds the signed-in user's bearer token: HttpOnly, SameSite
+// Strict, Secure behind TLS, and scoped to the session (no expiry).
+const sessionCookie = "nrmnet_token"
 
 // Principal is a signed-in user.
 type Principal struct {
@@ -59,12 +67,12 @@ type Config struct {
 	Region RegionStatus
 	// Cases feeds the worker's case list; nil shows the page as unavailable.
 	Cases CaseLister
-	// Principals identifies signed-in users. When nil the case list is
-	// refused, unless DemoPrincipal is set.
-	Principals Principals
-	// DemoPrincipal, for a demonstration network only, is the user every
-	// request to the case list acts as when Principals is nil. Pages then
-	// carry a banner saying there is no sign-in.
+	// Auth checks the tokens users sign in with. When nil there is no
+	// sign-in, and the case list is refused unless DemoPrincipal is set.
+	Auth Authenticator
+	// DemoPrincipal, for a demonstration network only, is the user a
+	// request that is not signed in acts as. Pages then carry a banner
+	// saying so.
 	DemoPrincipal *Principal
 
 	// RefreshInterval is how often the coordinator view reloads itself.
@@ -168,7 +176,7 @@ func New(cfg Config) (*Server, error) {
 		"codes":    joinCodes,
 		"authName": authorityName,
 	}
-	for _, page := range []string{"home", "federation", "cases", "problem"} {
+	for _, page := range []string{"home", "federation", "cases", "problem", "signin"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", page, err)
@@ -183,6 +191,9 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /{$}", s.home)
 	mux.HandleFunc("GET /federation", s.federation)
 	mux.HandleFunc("GET /cases", s.cases)
+	mux.HandleFunc("GET /signin", s.signInForm)
+	mux.HandleFunc("POST /signin", s.signIn)
+	mux.HandleFunc("POST /signout", s.signOut)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
@@ -198,7 +209,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	s.mux.ServeHTTP(w, r)
 }
@@ -212,13 +223,20 @@ type layoutData struct {
 	Current   string // nav item of this page
 	Refresh   int    // seconds; 0 for none
 	Demo      bool
+	SignIn    bool       // the node has sign-in
+	User      *Principal // the signed-in user, if any
 	Now       time.Time
 	Page      any
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, d layoutData) {
 	d.Authority, d.Name, d.Version = s.cfg.Authority, s.name, s.cfg.Version
-	d.Demo = s.cfg.Principals == nil && s.cfg.DemoPrincipal != nil
+	d.SignIn = s.cfg.Auth != nil
+	if p, ok := s.signedIn(r); ok {
+		d.User = &p
+	} else {
+		d.Demo = s.cfg.DemoPrincipal != nil
+	}
 	d.Now = s.cfg.Now()
 	var buf bytes.Buffer
 	if err := s.pages[page].Execute(&buf, d); err != nil {
@@ -332,6 +350,10 @@ func (s *Server) cases(w http.ResponseWriter, r *http.Request) {
 	list, err := s.cfg.Cases.ListCases(r.Context(), cq, storage.Access{
 		Actor: who.UserID, Role: who.Role, Purpose: "worker case list (" + view + ")",
 	})
+	if errors.Is(err, ErrForbidden) {
+		s.problem(w, r, http.StatusForbidden, "Not available to your role", fmt.Sprintf("Your role (%s) may not see case lists. The refusal has been recorded.", who.Role))
+		return
+	}
 	if err != nil {
 		s.log.Warn("list cases", "err", err, "view", view)
 		s.problem(w, r, http.StatusServiceUnavailable, "Case list unavailable", "The case list could not be read. Try again; if it persists, tell the node's operator.")
@@ -361,24 +383,134 @@ func (s *Server) cases(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "cases", layoutData{Title: s.name + " cases", Current: "cases", Page: p})
 }
 
-// principal returns who is asking, or answers the request itself.
+// principal returns who is asking, or answers the request itself: the
+// signed-in user, else the demo user, else a sign-in form.
 func (s *Server) principal(w http.ResponseWriter, r *http.Request) (Principal, bool) {
-	if s.cfg.Principals == nil {
-		if s.cfg.DemoPrincipal != nil {
-			return *s.cfg.DemoPrincipal, true
-		}
-		s.problem(w, r, http.StatusForbidden, "Sign-in not available", "Case pages need a signed-in user, and this node has no sign-in configured yet.")
+	if p, ok := s.signedIn(r); ok {
+		return p, true
+	}
+	if s.cfg.DemoPrincipal != nil {
+		return *s.cfg.DemoPrincipal, true
+	}
+	if s.cfg.Auth == nil {
+		s.problem(w, r, http.StatusForbidden, "Sign-in not available", "Case pages need a signed-in user, and this node has no sign-in configured.")
 		return Principal{}, false
 	}
-	p, err := s.cfg.Principals.Principal(r)
+	s.render(w, r, http.StatusUnauthorized, "signin", layoutData{Title: "Sign in", Current: "signin", Page: signInPage{Next: r.URL.RequestURI()}})
+	return Principal{}, false
+}
+
+// signedIn returns the user whose token the request carries, in the
+// session cookie or an Authorization: Bearer header.
+func (s *Server) signedIn(r *http.Request) (Principal, bool) {
+	if s.cfg.Auth == nil {
+		return Principal{}, false
+	}
+	token := ""
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		token = c.Value
+	} else if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		token = h
+	}
+	if token == "" || len(token) > maxTokenLen {
+		return Principal{}, false
+	}
+	p, err := s.cfg.Auth.Authenticate(token)
 	if err != nil {
 		if !errors.Is(err, ErrNotSignedIn) {
 			s.log.Warn("sign-in check failed", "err", err)
 		}
-		s.problem(w, r, http.StatusUnauthorized, "Please sign in", "Case pages need a signed-in user.")
 		return Principal{}, false
 	}
 	return p, true
+}
+
+// maxTokenLen bounds what is taken for a token; real ones are 50 bytes.
+const maxTokenLen = 256
+
+// signInPage is the sign-in form's data.
+type signInPage struct {
+	Next    string
+	Problem string
+}
+
+func (s *Server) signInForm(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Auth == nil {
+		s.problem(w, r, http.StatusNotFound, "Sign-in not available", "This node has no sign-in configured.")
+		return
+	}
+	s.render(w, r, http.StatusOK, "signin", layoutData{Title: "Sign in", Current: "signin", Page: signInPage{Next: safeNext(r.URL.Query().Get("next"))}})
+}
+
+// signIn checks the token from the form and, if it is a live user's, keeps
+// it in the session cookie and goes on to the page asked for.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Auth == nil {
+		s.problem(w, r, http.StatusNotFound, "Sign-in not available", "This node has no sign-in configured.")
+		return
+	}
+	if !sameOrigin(r) {
+		s.problem(w, r, http.StatusForbidden, "Sign-in refused", "The sign-in form was sent from another site.")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	if err := r.ParseForm(); err != nil {
+		s.problem(w, r, http.StatusBadRequest, "Sign-in not valid", "The form could not be read.")
+		return
+	}
+	next := safeNext(r.PostForm.Get("next"))
+	token := strings.TrimSpace(r.PostForm.Get("token"))
+	var p Principal
+	err := ErrNotSignedIn
+	if token != "" && len(token) <= maxTokenLen {
+		p, err = s.cfg.Auth.Authenticate(token)
+	}
+	if err != nil {
+		if !errors.Is(err, ErrNotSignedIn) {
+			s.log.Warn("sign-in check failed", "err", err)
+		}
+		s.render(w, r, http.StatusUnauthorized, "signin", layoutData{Title: "Sign in", Current: "signin", Page: signInPage{
+			Next: next, Problem: "That token is not the token of a current user of this node. Check it and try again, or ask your administrator.",
+		}})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	s.log.Info("signed in", "user", p.UserID, "role", p.Role)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		s.problem(w, r, http.StatusForbidden, "Sign-out refused", "The sign-out form was sent from another site.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// sameOrigin refuses a form posted from another site. Current browsers say
+// where a request comes from in Sec-Fetch-Site; others send Origin with a
+// POST, which must then name this host. A request with neither is not a
+// browser's cross-site form (and the session cookie is SameSite=Strict).
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin" || site == "none"
+	}
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
+
+// safeNext keeps a redirect after sign-in on this site: a path, never
+// another host.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/cases"
+	}
+	return next
 }
 
 func (s *Server) formatTime(t time.Time) string {

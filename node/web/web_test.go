@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -39,9 +40,20 @@ func (f *fakeCases) ListCases(_ context.Context, q storage.CaseQuery, who storag
 	return f.list(q), nil
 }
 
-type principalsFunc func(r *http.Request) (Principal, error)
+type authFunc func(token string) (Principal, error)
 
-func (f principalsFunc) Principal(r *http.Request) (Principal, error) { return f(r) }
+func (f authFunc) Authenticate(token string) (Principal, error) { return f(token) }
+
+// testUsers is an Authenticator of two users.
+var testUsers = authFunc(func(token string) (Principal, error) {
+	switch token {
+	case "nrmnet_sw":
+		return Principal{UserID: "isl.sw", Role: "social_worker"}, nil
+	case "nrmnet_auditor":
+		return Principal{UserID: "isl.auditor", Role: "auditor"}, nil
+	}
+	return Principal{}, ErrNotSignedIn
+})
 
 var testNow = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 
@@ -233,16 +245,16 @@ func TestCaseListRefusals(t *testing.T) {
 	t.Run("not signed in", func(t *testing.T) {
 		s := newTestServer(t, func(c *Config) {
 			c.Cases = cases
-			c.Principals = principalsFunc(func(*http.Request) (Principal, error) { return Principal{}, ErrNotSignedIn })
-			c.DemoPrincipal = &Principal{UserID: "ignored", Role: "social_worker"}
+			c.Auth = testUsers
 		})
-		res, body := get(t, s, "/cases")
+		res, body := get(t, s, "/cases?view=all")
 		if res.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("status %d", res.StatusCode)
 		}
-		mustContain(t, body, "Please sign in")
+		mustContain(t, body, `<form class="signin" method="post" action="/signin">`, `<label for="token">`,
+			`name="next" value="/cases?view=all"`)
 		if strings.Contains(body, "Demonstration network") {
-			t.Error("demo banner shown on a node with sign-in")
+			t.Error("demo banner shown on a node with sign-in and no demo user")
 		}
 	})
 	for _, tc := range []struct{ name, target, want string }{
@@ -324,4 +336,106 @@ func TestSpanAndStateLabel(t *testing.T) {
 			t.Errorf("stateLabel(%s) = %q, want %q", s, got, want)
 		}
 	}
+}
+
+func postForm(t *testing.T, h http.Handler, target string, form url.Values, header http.Header) *http.Response {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Result()
+}
+
+func TestSignInFlow(t *testing.T) {
+	cases := &fakeCases{list: func(storage.CaseQuery) []storage.CaseSummary {
+		return []storage.CaseSummary{{ID: "ISL-1", State: v1.StateRGPending, Responsible: "ISL"}}
+	}}
+	s := newTestServer(t, func(c *Config) {
+		c.Cases = cases
+		c.Auth = testUsers
+	})
+
+	// A wrong token: the form again, with the problem announced, no cookie.
+	res := postForm(t, s, "/signin", url.Values{"token": {"nrmnet_wrong"}, "next": {"/cases"}}, nil)
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusUnauthorized || len(res.Cookies()) != 0 {
+		t.Fatalf("wrong token: %d, cookies %v", res.StatusCode, res.Cookies())
+	}
+	mustContain(t, string(body), `role="alert"`, "not the token of a current user")
+
+	// A cross-site post is refused before the token is looked at.
+	for _, h := range []http.Header{
+		{"Origin": {"https://evil.example"}},
+		{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"http://example.com"}},
+		{"Sec-Fetch-Site": {"same-site"}},
+	} {
+		res = postForm(t, s, "/signin", url.Values{"token": {"nrmnet_sw"}}, h)
+		if res.StatusCode != http.StatusForbidden || len(res.Cookies()) != 0 {
+			t.Fatalf("cross-site sign-in %v: %d", h, res.StatusCode)
+		}
+	}
+
+	// The right token: a strict, HttpOnly session cookie and back to the page.
+	res = postForm(t, s, "/signin", url.Values{"token": {"nrmnet_sw"}, "next": {"/cases?view=all"}}, http.Header{"Origin": {"http://example.com"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/cases?view=all" {
+		t.Fatalf("sign-in: %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	cookies := res.Cookies()
+	if len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode || cookies[0].Value != "nrmnet_sw" {
+		t.Fatalf("cookie %+v", cookies)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/cases", nil)
+	req.AddCookie(cookies[0])
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("signed-in case list: %d", rec.Code)
+	}
+	mustContain(t, rec.Body.String(), "Signed in as <strong>isl.sw</strong>", `action="/signout"`, `data-case="ISL-1"`)
+	if who := cases.who[len(cases.who)-1]; who.Actor != "isl.sw" || who.Role != "social_worker" {
+		t.Errorf("listed as %+v", who)
+	}
+
+	// A redirect after sign-in never leaves the site.
+	for _, next := range []string{"//evil.example/x", "https://evil.example", "/\\evil.example", ""} {
+		if got := safeNext(next); got != "/cases" {
+			t.Errorf("safeNext(%q) = %q", next, got)
+		}
+	}
+
+	// Sign-out clears the cookie.
+	res = postForm(t, s, "/signout", nil, nil)
+	if c := res.Cookies(); res.StatusCode != http.StatusSeeOther || len(c) != 1 || c[0].MaxAge >= 0 {
+		t.Fatalf("sign-out: %d %+v", res.StatusCode, c)
+	}
+}
+
+func TestCaseListForbiddenRole(t *testing.T) {
+	refused := &fakeCases{list: func(storage.CaseQuery) []storage.CaseSummary { return nil }}
+	s := newTestServer(t, func(c *Config) {
+		c.Auth = testUsers
+		c.Cases = forbidAuditors{refused}
+	})
+	req := httptest.NewRequest(http.MethodGet, "/cases", nil)
+	req.Header.Set("Authorization", "Bearer nrmnet_auditor")
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	if rec.Code != http.StatusForbidden {
+		t.Fatalf("auditor's case list: %d", rec.Code)
+	}
+	mustContain(t, rec.Body.String(), "Your role (auditor) may not see case lists")
+}
+
+// forbidAuditors refuses the auditor role as the node's role table does.
+type forbidAuditors struct{ *fakeCases }
+
+func (f forbidAuditors) ListCases(ctx context.Context, q storage.CaseQuery, who storage.Access) ([]storage.CaseSummary, error) {
+	if who.Role == "auditor" {
+		return nil, fmt.Errorf("list cases: %w", ErrForbidden)
+	}
+	return f.fakeCases.ListCases(ctx, q, who)
 }
