@@ -155,3 +155,62 @@ func BenchmarkBaselineEd25519Verify(b *testing.B) {
 	}
 	perElement(b, 1)
 }
+
+// BenchmarkEvaluateRatios interleaves, in every iteration, one batch of
+// issuer evaluations, one of receiver blind+finalise, the same keys through
+// HMAC-SHA512, and one ed25519 verification, timing each, so that the
+// ratios hold even on a loaded machine where separate benchmarks drift.
+func BenchmarkEvaluateRatios(b *testing.B) {
+	sk, err := oprf.GenerateKey(oprf.SuiteRistretto255, rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	server := oprf.NewServer(oprf.SuiteRistretto255, sk)
+	client := oprf.NewClient(oprf.SuiteRistretto255)
+	ks := benchKeys(benchBatch)
+	_, req, err := client.Blind(ks)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	msg := make([]byte, 600)
+	sig := ed25519.Sign(priv, msg)
+	mac := make([]byte, 32)
+	var tEval, tRecv, tHMAC, tSig time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		ev, err := server.Evaluate(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		fin, _, err := client.Blind(ks)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := client.Finalize(fin, ev); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		for _, k := range ks {
+			m := hmac.New(sha512.New, mac)
+			m.Write(k)
+			_ = m.Sum(nil)
+		}
+		t3 := time.Now()
+		for range benchBatch {
+			if !ed25519.Verify(pub, msg, sig) {
+				b.Fatal("verify")
+			}
+		}
+		t4 := time.Now()
+		tEval, tRecv, tHMAC, tSig = tEval+t1.Sub(t0), tRecv+t2.Sub(t1), tHMAC+t3.Sub(t2), tSig+t4.Sub(t3)
+	}
+	n := float64(b.N * benchBatch)
+	b.ReportMetric(float64(tEval.Microseconds())/n, "eval-µs/element")
+	b.ReportMetric(float64(tRecv.Microseconds())/n, "recv-µs/element")
+	b.ReportMetric(float64(tEval)/float64(tHMAC), "eval/hmac")
+	b.ReportMetric(float64(tEval)/float64(tSig), "eval/ed25519verify")
+	b.ReportMetric(float64(tRecv)/float64(tEval), "recv/eval")
+}
