@@ -25,6 +25,9 @@ var (
 	// ErrNotIssuer: Publish was given an alert another authority issued, or
 	// signed with another key.
 	ErrNotIssuer = errors.New("alert not issued by this node's authority")
+	// ErrDuplicate: Publish was given an alert whose ID this node already
+	// holds (published before, or received).
+	ErrDuplicate = errors.New("alert ID already published")
 	// ErrExpired: the alert has already expired.
 	ErrExpired = errors.New("alert expired")
 	// ErrMalformed: a message does not decode, or a field is invalid.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -57,6 +58,7 @@ type member struct {
 	onConflict func(gossip.CheckpointConflict)
 	tap        *wireTap
 	roles      []roster.Role // nil: the authority role
+	listen     []string      // addresses of the first start, reused on restart
 }
 
 func (m *member) peerID() peer.ID {
@@ -176,6 +178,9 @@ func (m *member) startHost(signed []byte) {
 	cfg.Threshold = 2
 	cfg.Roster = signed
 	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	if m.listen != nil {
+		cfg.ListenAddrs = m.listen // a restart comes back where the roster says
+	}
 	cfg.ReconnectInterval = 200 * time.Millisecond
 	cfg.DialBackoffMin = 100 * time.Millisecond
 	cfg.DialBackoffMax = time.Second
@@ -186,6 +191,11 @@ func (m *member) startHost(signed []byte) {
 		t.Fatalf("%s: start host: %v", m.code, err)
 	}
 	m.host = h
+	if m.listen == nil {
+		for _, a := range h.Addrs() {
+			m.listen = append(m.listen, a.String())
+		}
+	}
 	t.Cleanup(func() { _ = h.Close() })
 }
 
@@ -346,8 +356,10 @@ func (o outbox) OutboxDepth() int { return o.s.OutboxDepth() }
 
 // handler records the alerts a node is handed.
 type handler struct {
-	mu  sync.Mutex
-	got []gossip.Received
+	mu    sync.Mutex
+	got   []gossip.Received
+	fail  int // refuse this many alerts first, as a node whose store is failing
+	calls int
 }
 
 func newHandler() *handler { return &handler{} }
@@ -355,6 +367,11 @@ func newHandler() *handler { return &handler{} }
 func (h *handler) HandleAlert(_ context.Context, r gossip.Received) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.calls++
+	if h.fail > 0 {
+		h.fail--
+		return errors.New("store unavailable")
+	}
 	h.got = append(h.got, r)
 	return nil
 }

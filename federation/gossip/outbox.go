@@ -40,6 +40,8 @@ func SignAlert(a *v1.CrossBorderAlert, key ed25519.PrivateKey) error {
 // for every targeted authority on the roster, and publishes it on its topic.
 // Once Publish returns nil, the alert is durable: the outbox re-publishes it
 // until every target has acknowledged it or it expires, across restarts.
+// An ID this node already holds is refused (ErrDuplicate): every alert needs
+// a fresh ID.
 func (s *Service) Publish(ctx context.Context, alert *v1.CrossBorderAlert) (PublishReceipt, error) {
 	if s.ctx.Err() != nil {
 		return PublishReceipt{}, ErrClosed
@@ -77,8 +79,13 @@ func (s *Service) Publish(ctx context.Context, alert *v1.CrossBorderAlert) (Publ
 	}
 	rc := PublishReceipt{ID: a.ID, Topic: topicFor(&a, s.region)}
 	rc.Targets, rc.Unreachable = targetsOf(&a, s.host.Roster())
-	if _, err := s.cfg.Seen.PutSeen(ctx, a.ID, now, a.ExpiresAt, env); err != nil {
-		return PublishReceipt{}, fmt.Errorf("publish alert %s: record as seen: %w", a.ID, err)
+	// Outbox first, then the seen-set: a crash between the two leaves the
+	// alert tracked for delivery (peers serve it by digest), and a retry
+	// with the same ID is refused by the outbox.
+	if _, _, found, err := s.cfg.Seen.GetSeen(a.ID); err != nil {
+		return PublishReceipt{}, fmt.Errorf("publish alert %s: %w", a.ID, err)
+	} else if found {
+		return PublishReceipt{}, fmt.Errorf("publish alert %s: %w", a.ID, ErrDuplicate)
 	}
 	if len(rc.Targets) > 0 {
 		err := s.cfg.Outbox.EnqueueOutbox(ctx, OutboxEntry{
@@ -88,6 +95,9 @@ func (s *Service) Publish(ctx context.Context, alert *v1.CrossBorderAlert) (Publ
 		if err != nil {
 			return PublishReceipt{}, fmt.Errorf("publish alert %s: outbox: %w", a.ID, err)
 		}
+	}
+	if _, err := s.cfg.Seen.PutSeen(ctx, a.ID, now, a.ExpiresAt, env); err != nil {
+		return PublishReceipt{}, fmt.Errorf("publish alert %s: record as seen: %w", a.ID, err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, s.cfg.StreamTimeout)
 	defer cancel()
