@@ -265,14 +265,20 @@ const maxViewRetries = 5
 // change lands first; with a revision it behaves like Apply.
 func (n *Node) RecordChildViews(ctx context.Context, who Principal, v ChildViews) (*CaseRecord, error) {
 	ev := workflow.RecordChildViews{Views: v.Views, HowConsidered: v.HowConsidered}
-	if v.Revision != 0 {
-		return n.Apply(ctx, who, Change{Case: v.Case, Revision: v.Revision, Event: ev})
-	}
 	if err := checkCaseID(v.Case); err != nil {
 		return nil, err
 	}
 	if err := n.require(ctx, who, CanRecordViews, v1.ActionCaseUpdate, string(v.Case)); err != nil {
 		return nil, err
+	}
+	ch := schemas.NewChecker()
+	ch.Text("views", v.Views, true, v1.MaxLongText, true)
+	ch.Text("how_considered", v.HowConsidered, false, v1.MaxLongText, true)
+	if err := ch.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if v.Revision != 0 {
+		return n.Apply(ctx, who, Change{Case: v.Case, Revision: v.Revision, Event: ev})
 	}
 	var err error
 	for range maxViewRetries {

@@ -36,6 +36,7 @@ each read is audited in your name. Roles: nrm_coordinator, regional_coordinator.
 				return fmt.Errorf("--format %q: want csv or json", format)
 			}
 			q := url.Values{"quarter": {quarter}, "format": {format}}
+			fmt.Fprintf(cmd.ErrOrStderr(), "Building the %s return: the node reads every case (about a minute per 50,000 cases)...\n", quarter)
 			if out == "" || out == "-" {
 				return c.call(cmd.Context(), "GET", "/v1/reports/quarterly", q, nil, nil, nil, rawWriter{cmd.OutOrStdout()})
 			}
