@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -248,5 +249,51 @@ func TestQuarterlyReturnAndChildRecord(t *testing.T) {
 	last := es[len(es)-1]
 	if last.Actor != "ictg" || last.Action != v1.ActionCaseRead || last.Purpose != "the child's own record" {
 		t.Fatalf("child record read audited as %+v", last)
+	}
+}
+
+// TestConcurrentChangesOverHTTP: clients racing changes made from one
+// revision: exactly one is stored, the others get 409 revision_conflict.
+func TestConcurrentChangesOverHTTP(t *testing.T) {
+	tn := newTestNode(t, true)
+	c := tn.createCase()
+	const clients = 6
+	statuses := make([]int, clients)
+	errs := make([]error, clients)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := fmt.Sprintf(`{"revision": 1, "type": "rate_risk", "data": {"rating": "red", "stage": "review", "reason": "client %d"}}`, i)
+			req, _ := http.NewRequest("POST", tn.srv.URL+"/v1/cases/"+string(c.ID)+"/events", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tn.tokens[node.RoleSocialWorker])
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := tn.srv.Client().Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for i, st := range statuses {
+		switch {
+		case errs[i] != nil:
+			t.Fatalf("client %d: %v", i, errs[i])
+		case st == http.StatusOK:
+			ok++
+		case st != http.StatusConflict:
+			t.Errorf("client %d: status %d, want 200 or 409", i, st)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d clients' changes stored from revision 1, want exactly 1 (statuses %v)", ok, statuses)
+	}
+	if rev := currentRevision(tn, c.ID); rev != 2 {
+		t.Fatalf("case at revision %d, want 2", rev)
 	}
 }
