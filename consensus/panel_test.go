@@ -73,13 +73,36 @@ func TestProposeThroughLeaderAndFollower(t *testing.T) {
 	default:
 		t.Fatal("Ready not closed on a follower that knows its leader")
 	}
+
+	// Close is idempotent, and a closed panel refuses work.
+	p := follower.panel
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := p.Propose(ctxT(t, time.Second), encodeCmd(kvCommand{ID: newID(), Key: "k"})); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Propose on a closed panel: %v", err)
+	}
+	if err := p.Sync(ctxT(t, time.Second)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Sync on a closed panel: %v", err)
+	}
+	if _, err := p.Status(ctxT(t, time.Second)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Status on a closed panel: %v", err)
+	}
+	if n := p.layer.OpenStreams(); n != 0 {
+		t.Fatalf("%d raft streams still open after Close", n)
+	}
 }
 
 // The leader is killed: a new one is elected among the others and every
 // command acknowledged before the kill is applied there; the old leader,
 // restarted from its directory, catches up.
 func TestLeaderKilledLosesNoAcknowledgedCommand(t *testing.T) {
-	c := newCluster(t, clusterOpts{voters: 5})
+	// The FSM keeps its state and applied index in Badger: the restarted
+	// node replays only the log after its own applied index.
+	c := newCluster(t, clusterOpts{voters: 5, tune: func(cfg *Config) { cfg.FSMPersistsState = true }})
 	leader := c.waitLeader()
 	var acked []string
 	for i := range 20 {
