@@ -78,6 +78,9 @@ type node struct {
 	signed []byte
 	book   *book
 	wrap   func(host.Host) host.Host // optional, e.g. a tap
+	// crashAfter, when >= 0, makes the first start's store fail every write
+	// after that many (see crashStore).
+	crashAfter int
 
 	mu    sync.Mutex
 	host  *federation.Host
@@ -90,7 +93,7 @@ func newNodes(t *testing.T, n int, c *custody) []*node {
 	london := authority.InRegion(region)
 	out := make([]*node, n)
 	for i := range out {
-		out[i] = &node{t: t, code: london[i].Code, key: seedKey(byte(40 + i)), dir: t.TempDir()}
+		out[i] = &node{t: t, code: london[i].Code, key: seedKey(byte(40 + i)), dir: t.TempDir(), crashAfter: -1}
 		out[i].book = c.newBook(out[i].code)
 	}
 	return out
@@ -154,7 +157,7 @@ func startRegion(t *testing.T, nodes []*node) {
 		}
 	}
 	for _, n := range nodes {
-		n.startService(-1)
+		n.startService(n.crashAfter)
 		t.Cleanup(n.stop)
 	}
 }
@@ -251,6 +254,13 @@ func (n *node) restart() {
 	n.stop()
 	n.startHost()
 	n.startService(-1)
+}
+
+// call runs fn with the node's service, unless the node is down.
+func (n *node) call(fn func(*Relocations)) {
+	if rel := n.service(); rel != nil {
+		fn(rel)
+	}
 }
 
 func (n *node) record(t testing.TB, id v1.ID) (Handover, bool) {
@@ -352,7 +362,10 @@ type book struct {
 	cases map[v1.CaseID]*entry
 	audit []v1.AuditEntry
 	fail  error // when set, every callback fails
+	hold  bool  // when set, ExportCase fails (the origin is held back)
 }
+
+func (b *book) setHold(v bool) { b.c.mu.Lock(); b.hold = v; b.c.mu.Unlock() }
 
 type entry struct {
 	c              *v1.Case
@@ -373,6 +386,9 @@ func (b *book) ExportCase(_ context.Context, id v1.CaseID) (*v1.Case, error) {
 	defer b.c.mu.Unlock()
 	if b.fail != nil {
 		return nil, b.fail
+	}
+	if b.hold {
+		return nil, fmt.Errorf("export held back by the test")
 	}
 	e, ok := b.cases[id]
 	if !ok {
@@ -497,4 +513,13 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func stateIs(n *node, id v1.ID, s State, ack bool) bool {
 	h, ok := n.record(n.t, id)
 	return ok && h.State == s && (!ack || h.Acked)
+}
+
+// offer has o request req and waits until d holds the offer.
+func offer(t *testing.T, o, d *node, req v1.RelocationRequest) {
+	t.Helper()
+	if _, err := o.service().Request(bg, "worker-1", req); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the offer arrives", func() bool { return stateIs(d, req.ID, StateOffered, false) })
 }

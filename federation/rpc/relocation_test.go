@@ -140,10 +140,7 @@ func TestRevokeBeforeAcceptanceOnly(t *testing.T) {
 	o, d := nodes[0], nodes[1]
 
 	kase, req := seedCase(t, o, d, "")
-	if _, err := o.service().Request(bg, "worker-1", req); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "offer arrives", func() bool { return stateIs(d, req.ID, StateOffered, false) })
+	offer(t, o, d, req)
 	if _, err := d.service().Revoke(bg, "manager-2", req.ID, ""); !errors.Is(err, ErrNotOrigin) {
 		t.Errorf("destination revoking: %v, want ErrNotOrigin", err)
 	}
@@ -166,10 +163,7 @@ func TestRevokeBeforeAcceptanceOnly(t *testing.T) {
 	// A second request, accepted: now a revoke is refused with a clear error.
 	req2 := req
 	req2.ID = v1.NewID()
-	if _, err := o.service().Request(bg, "worker-1", req2); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "second offer arrives", func() bool { return stateIs(d, req2.ID, StateOffered, false) })
+	offer(t, o, d, req2)
 	if _, err := d.service().Accept(bg, "manager-2", req2.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -195,10 +189,7 @@ func TestThirdAuthorityCannotDecide(t *testing.T) {
 	startRegion(t, nodes)
 	o, d, x := nodes[0], nodes[1], nodes[2]
 	_, req := seedCase(t, o, d, "")
-	if _, err := o.service().Request(bg, "worker-1", req); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "offer arrives", func() bool { return stateIs(d, req.ID, StateOffered, false) })
+	offer(t, o, d, req)
 	before := snapshot(t, o, d)
 
 	// x's own service knows nothing of the request.

@@ -110,7 +110,10 @@ func sealMessage(m *message, key ed25519.PrivateKey) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sig := ed25519.Sign(key, append([]byte(signContext), body...))
+	return marshalFrame(body, ed25519.Sign(key, append([]byte(signContext), body...)))
+}
+
+func marshalFrame(body, sig []byte) ([]byte, error) {
 	return schemas.Marshal(&signedFrame{Body: body, Sig: sig})
 }
 
