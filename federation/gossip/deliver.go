@@ -238,9 +238,13 @@ func (s *Service) recordAck(st network.Stream) byte {
 	if complete {
 		s.log.Info("alert acknowledged by every target", "alert", ack.AlertID)
 	}
+	// The ack is recorded; the observer is told unless it is so far behind
+	// that waiting would hold this stream past its deadline.
 	select {
 	case s.acked <- AckReceived{Ack: *ack, Complete: complete}:
 	case <-s.ctx.Done():
+	case <-time.After(s.cfg.StreamTimeout / 2):
+		s.log.Error("ack observer is behind; acknowledgement recorded but not reported", "alert", ack.AlertID, "from", ack.From)
 	}
 	return ackRecorded
 }
