@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -291,5 +292,22 @@ func TestConfigValidateNamesEveryProblem(t *testing.T) {
 	d := DefaultTimeouts()
 	if d.Heartbeat <= raft.DefaultConfig().HeartbeatTimeout || d.Election <= raft.DefaultConfig().ElectionTimeout {
 		t.Errorf("default timeouts %+v are not raised above raft's LAN defaults", d)
+	}
+}
+
+// A request to a member whose node does not run the panel is refused during
+// protocol negotiation: it counts as not sent, so a Propose retries it
+// rather than reporting an ambiguous outcome.
+func TestForwardToNodeWithoutThePanelIsNotSent(t *testing.T) {
+	c := newCluster(t, clusterOpts{voters: 1})
+	n := c.nodes[0]
+	c.waitLeader()
+	other := c.net.AddHost()
+	c.mu.Lock()
+	c.members[other.ID()] = true
+	c.mu.Unlock()
+	_, err := n.panel.forward(ctxT(t, 10*time.Second), other.ID(), request{kind: kindProgress})
+	if !errors.Is(err, errNotSent) {
+		t.Fatalf("forward to a node without the panel: %v, want errNotSent", err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	v1 "nrmnet/schemas/v1"
 )
 
 // AddMember adds a server to the group, on the leader only. The new node must
@@ -187,7 +189,7 @@ const maxPeersFile = 64 << 10
 
 // DecodePeersFile parses a recovery peers file for the named panel. It
 // rejects unknown fields, another panel's file, bad peer IDs and duplicates.
-func DecodePeersFile(data []byte, panel string) ([]Member, error) {
+func DecodePeersFile(data []byte, panel v1.PanelID) ([]Member, error) {
 	if len(data) > maxPeersFile {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrBadPeersFile, len(data), maxPeersFile)
 	}
@@ -200,7 +202,7 @@ func DecodePeersFile(data []byte, panel string) ([]Member, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("%w: data after the JSON object", ErrBadPeersFile)
 	}
-	if f.Panel != panel {
+	if f.Panel != string(panel) {
 		return nil, fmt.Errorf("%w: file is for panel %q, not %q", ErrBadPeersFile, f.Panel, panel)
 	}
 	if len(f.Members) == 0 {
@@ -223,7 +225,7 @@ func DecodePeersFile(data []byte, panel string) ([]Member, error) {
 }
 
 // ReadPeersFile reads and decodes a recovery peers file.
-func ReadPeersFile(path, panel string) ([]Member, error) {
+func ReadPeersFile(path string, panel v1.PanelID) ([]Member, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

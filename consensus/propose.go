@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	msmux "github.com/multiformats/go-multistream"
 
 	v1 "nrmnet/schemas/v1"
 )
@@ -170,18 +172,28 @@ func (p *Panel) forward(ctx context.Context, to peer.ID, req request) (response,
 	}
 	if err := writeRequest(s, req); err != nil {
 		_ = s.Reset()
-		return response{}, err
+		return response{}, notSentIfRefused(err)
 	}
 	if err := s.CloseWrite(); err != nil {
 		_ = s.Reset()
-		return response{}, err
+		return response{}, notSentIfRefused(err)
 	}
 	resp, err := readResponse(s)
 	if err != nil {
 		_ = s.Reset()
-		return response{}, err
+		return response{}, notSentIfRefused(err)
 	}
 	return resp, nil
+}
+
+// notSentIfRefused marks a failed protocol negotiation as errNotSent: the
+// peer does not run the panel (libp2p negotiates lazily, so the refusal shows
+// on the first read or write), so its handler never saw the request.
+func notSentIfRefused(err error) error {
+	if errors.Is(err, msmux.ErrNotSupported[protocol.ID]{}) {
+		return fmt.Errorf("%w: %w", errNotSent, err)
+	}
+	return err
 }
 
 // handleForward serves one forwarded request from another member.
