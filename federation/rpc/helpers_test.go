@@ -70,7 +70,7 @@ func (w *testWriter) stop() { w.mu.Lock(); w.done = true; w.mu.Unlock() }
 // restart closes everything but the directory and the book and starts again
 // on the same address, as a crashed node would.
 type node struct {
-	t      *testing.T
+	t      testing.TB
 	code   authority.Code
 	key    ed25519.PrivateKey
 	dir    string
@@ -81,6 +81,8 @@ type node struct {
 	// crashAfter, when >= 0, makes the first start's store fail every write
 	// after that many (see crashStore).
 	crashAfter int
+	// observe, when set, is the service's Observer.
+	observe func(Handover)
 
 	mu    sync.Mutex
 	host  *federation.Host
@@ -89,7 +91,7 @@ type node struct {
 	rel   *Relocations
 }
 
-func newNodes(t *testing.T, n int, c *custody) []*node {
+func newNodes(t testing.TB, n int, c *custody) []*node {
 	london := authority.InRegion(region)
 	out := make([]*node, n)
 	for i := range out {
@@ -136,7 +138,7 @@ func rosterOf(t testing.TB, serial uint64, nodes []*node) []byte {
 
 // startRegion starts every node's host (first on a roster without
 // addresses, then on one with them), then every node's service.
-func startRegion(t *testing.T, nodes []*node) {
+func startRegion(t testing.TB, nodes []*node) {
 	t.Helper()
 	first := rosterOf(t, 1, nodes)
 	for _, n := range nodes {
@@ -217,7 +219,9 @@ func (n *node) startService(crashAfter int) {
 	if n.wrap != nil {
 		net = wrappedNet{n.host, n.wrap(n.host.Libp2p())}
 	}
-	rel, err := New(net, testRelConfig(n.t, n.code, n.key, cs, n.book))
+	cfg := testRelConfig(n.t, n.code, n.key, cs, n.book)
+	cfg.Observer = n.observe
+	rel, err := New(net, cfg)
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -498,7 +502,7 @@ func seedCase(t testing.TB, origin, dest *node, canary string) (*v1.Case, v1.Rel
 }
 
 // eventually polls cond until it holds or patience runs out.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(patience)
 	for !cond() {
@@ -516,7 +520,7 @@ func stateIs(n *node, id v1.ID, s State, ack bool) bool {
 }
 
 // offer has o request req and waits until d holds the offer.
-func offer(t *testing.T, o, d *node, req v1.RelocationRequest) {
+func offer(t testing.TB, o, d *node, req v1.RelocationRequest) {
 	t.Helper()
 	if _, err := o.service().Request(bg, "worker-1", req); err != nil {
 		t.Fatal(err)
