@@ -162,3 +162,50 @@ func TestRevokeRacesAccept(t *testing.T) {
 	}
 	c.assertClean(t)
 }
+
+// TestFiveNodesConcurrentHandovers: five authorities each move a case to
+// the next one at once, with every outcome present, while one node is
+// killed and restarted in the middle. Every pair ends consistently and no
+// case is ever held by none or fully by two.
+func TestFiveNodesConcurrentHandovers(t *testing.T) {
+	c := &custody{}
+	nodes := newNodes(t, 5, c)
+	startRegion(t, nodes)
+	outcome := []scenario{accepted, rejected, accepted, revoked, accepted}
+	reqs := make([]v1.RelocationRequest, len(nodes))
+	for i, o := range nodes {
+		_, reqs[i] = seedCase(t, o, nodes[(i+1)%len(nodes)], "")
+		if _, err := o.service().Request(bg, "worker", reqs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range nodes {
+		eventually(t, "offers arrive", func() bool { return stateIs(nodes[(i+1)%len(nodes)], reqs[i].ID, StateOffered, false) })
+	}
+	nodes[2].restart() // both an origin (of 2) and a destination (of 1)
+	for i, o := range nodes {
+		d := nodes[(i+1)%len(nodes)]
+		var err error
+		switch outcome[i] {
+		case accepted:
+			_, err = d.service().Accept(bg, "manager", reqs[i].ID)
+		case rejected:
+			_, err = d.service().Reject(bg, "manager", reqs[i].ID, "Not our area.")
+		case revoked:
+			_, err = o.service().Revoke(bg, "worker", reqs[i].ID, "Child returned home.")
+		}
+		if err != nil {
+			t.Fatalf("%s of %d: %v", outcome[i], i, err)
+		}
+	}
+	nodes[3].restart() // mid-transfer
+	for i, o := range nodes {
+		d := nodes[(i+1)%len(nodes)]
+		eventually(t, fmt.Sprintf("hand-over %d ends %s", i, outcome[i]), func() bool {
+			oh, _ := o.record(t, reqs[i].ID)
+			dh, _ := d.record(t, reqs[i].ID)
+			return done(outcome[i], oh, dh)
+		})
+	}
+	c.assertClean(t)
+}

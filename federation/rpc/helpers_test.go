@@ -81,6 +81,7 @@ type node struct {
 	// crashAfter, when >= 0, makes the first start's store fail every write
 	// after that many (see crashStore).
 	crashAfter int
+	seeds      int // cases seeded so far, for distinct synthetic cases
 	// observe, when set, is the service's Observer.
 	observe func(Handover)
 
@@ -318,7 +319,7 @@ func (c *crashStore) count() int { c.mu.Lock(); defer c.mu.Unlock(); return c.pu
 type custody struct {
 	mu         sync.Mutex
 	books      []*book
-	caseID     v1.CaseID
+	caseIDs    map[v1.CaseID]bool
 	violations []string
 }
 
@@ -332,20 +333,19 @@ func (c *custody) newBook(code authority.Code) *book {
 
 // check runs with c.mu held.
 func (c *custody) check(event string) {
-	if c.caseID == "" {
-		return
-	}
-	held, full := 0, 0
-	for _, b := range c.books {
-		if e, ok := b.cases[c.caseID]; ok && !e.transferredOut {
-			held++
-			if !e.provisional {
-				full++
+	for id := range c.caseIDs {
+		held, full := 0, 0
+		for _, b := range c.books {
+			if e, ok := b.cases[id]; ok && !e.transferredOut {
+				held++
+				if !e.provisional {
+					full++
+				}
 			}
 		}
-	}
-	if held == 0 || full > 1 {
-		c.violations = append(c.violations, fmt.Sprintf("after %s: held by %d, fully by %d", event, held, full))
+		if held == 0 || full > 1 {
+			c.violations = append(c.violations, fmt.Sprintf("after %s: case %s held by %d, fully by %d", event, id, held, full))
+		}
 	}
 }
 
@@ -381,7 +381,10 @@ func (b *book) put(c *v1.Case) {
 	b.c.mu.Lock()
 	defer b.c.mu.Unlock()
 	b.cases[c.ID] = &entry{c: c}
-	b.c.caseID = c.ID
+	if b.c.caseIDs == nil {
+		b.c.caseIDs = map[v1.CaseID]bool{}
+	}
+	b.c.caseIDs[c.ID] = true
 	b.c.check("seeding")
 }
 
@@ -476,7 +479,8 @@ func (b *book) entry(id v1.CaseID) (entry, bool) {
 // set) into the origin's book and returns it with a request to move it.
 func seedCase(t testing.TB, origin, dest *node, canary string) (*v1.Case, v1.RelocationRequest) {
 	t.Helper()
-	g := synthetic.New(7, synthetic.WithAuthority(origin.code))
+	origin.seeds++
+	g := synthetic.New(7+int64(origin.seeds), synthetic.WithAuthority(origin.code))
 	var c *v1.Case
 	if canary != "" {
 		c = synthetic.CanaryCase(g, canary)
