@@ -246,7 +246,7 @@ func TestBrowserSignIn(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`)),
 			chromedp.WaitVisible(chromedp.CSS(landing)),
 		); err != nil {
-			t.Fatalf("sign in, waiting for %s: %v (at %s)", landing, err, text(`location.href`))
+			t.Fatalf("sign in, waiting for %s: %v", landing, err)
 		}
 	}
 
@@ -267,7 +267,9 @@ func TestBrowserSignIn(t *testing.T) {
 		t.Errorf("signed in as %q", who)
 	}
 
-	if err := chromedp.Do(run, chromedp.Click(chromedp.CSS(`form.account button`)), chromedp.WaitVisible(chromedp.CSS("main h1"))); err != nil {
+	// Sign out, and wait for the home page it leads to (its list of links
+	// is on no other page), so the next navigation cannot race it.
+	if err := chromedp.Do(run, chromedp.Click(chromedp.CSS(`form.account button`)), chromedp.WaitVisible(chromedp.CSS("main ul.links"))); err != nil {
 		t.Fatal(err)
 	}
 	if err := navigate(run, base+"/signin?next=/cases"); err != nil {

@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"nrmnet/federation"
+	"nrmnet/federation/gossip"
 	"nrmnet/federation/roster"
 	"nrmnet/node"
 	"nrmnet/node/web"
@@ -701,6 +702,10 @@ func devnetStartOptions(log *slog.Logger) startOptions {
 			c.DialBackoffMax = 2 * time.Second
 			c.ReconnectInterval = 2 * time.Second
 			c.DialTimeout = 3 * time.Second
+		},
+		Gossip: func(c *gossip.Config) {
+			c.HeartbeatInterval = 2 * time.Second
+			c.DownAfter = 7 * time.Second
 		},
 	}
 }

@@ -328,3 +328,37 @@ func TestDevnetRenewsRosterWhenPortTaken(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestHeartbeatsReachCoordinatorView checks that each node's signed
+// heartbeats, carried by gossip, fill the other nodes' coordinator view:
+// version, peers, overdue count and audit checkpoint for every member.
+func TestHeartbeatsReachCoordinatorView(t *testing.T) {
+	_, _, nodes := startSmallFederation(t, time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	deadline := time.Now().Add(time.Minute)
+	for _, n := range nodes {
+		for {
+			v, err := n.status.RegionView(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			missing := []string{}
+			for _, a := range v.Authorities {
+				if !a.Up || a.Report == nil || a.Report.Version == "" || a.Report.AuditSize == 0 || a.Report.Peers != 2 {
+					missing = append(missing, string(a.Code))
+				}
+			}
+			if len(missing) == 0 {
+				if v.Source != "direct connections and signed heartbeats" {
+					t.Errorf("source %q", v.Source)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no full heartbeat report from %v within a minute", n.Authority, missing)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"nrmnet/federation"
+	"nrmnet/federation/gossip"
 	"nrmnet/federation/roster"
 	"nrmnet/node"
 	"nrmnet/node/api"
@@ -46,17 +47,15 @@ type startOptions struct {
 	// Federation, if set, adjusts the federation host's config before start
 	// (devnet and tests shorten the redial backoff).
 	Federation func(*federation.Config)
-	// Reports, if set, supplies other members' status reports (the gossip
-	// layer's signed heartbeats); without it only liveness is known.
-	Reports statusReports
+	// Gossip, if set, adjusts the gossip service's config before start
+	// (devnet and tests shorten the heartbeat interval).
+	Gossip func(*gossip.Config)
 }
 
-// statusReports is the seam for the signed status heartbeats of the gossip
-// layer: the latest report each member made about itself, and when it was
-// received. A member with a fresh report counts as up even when this node
-// has no direct connection to it.
+// statusReports is what the coordinator view reads of the members' signed
+// heartbeats (the gossip service's RegionView).
 type statusReports interface {
-	LatestReport(a authority.Code) (report web.NodeReport, received time.Time, ok bool)
+	RegionView() gossip.RegionView
 }
 
 // runningNode is one authority's node, composed from the store, the
@@ -69,6 +68,7 @@ type runningNode struct {
 	store    *storage.Store
 	app      *node.Node
 	host     *federation.Host
+	gossip   *gossip.Service
 	presence *presence
 	status   *regionStatus
 	metrics  *prometheus.Registry
@@ -219,8 +219,29 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	})
 	n.status = &regionStatus{
 		self: cfg.Authority, host: n.host, store: n.store, presence: n.presence,
-		reports: opts.Reports, version: buildVersion(), ttl: time.Minute, now: time.Now,
+		version: buildVersion(), ttl: time.Minute, now: time.Now,
 	}
+	// This node's own counts are refreshed in the background, so that a
+	// heartbeat never waits on the store.
+	if _, err := n.status.selfReport(ctx); err != nil {
+		return nil, err
+	}
+
+	gc := gossip.DefaultConfig()
+	gc.Host, gc.Identity = n.host, set.identity
+	gc.Outbox, gc.Seen = outboxAdapter{n.store}, n.store
+	gc.Handler = receivedAlerts{store: n.store}
+	gc.Status = n.status.heartbeatStatus
+	gc.Version = buildVersion()
+	gc.Registry = n.metrics
+	gc.Logger = log.With("component", "gossip")
+	if opts.Gossip != nil {
+		opts.Gossip(&gc)
+	}
+	if n.gossip, err = gossip.New(ctx, gc); err != nil {
+		return nil, err
+	}
+	n.status.reports = n.gossip
 
 	ncfg := node.DefaultConfig()
 	ncfg.Store, ncfg.Authority = n.store, cfg.Authority
@@ -275,7 +296,22 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
+	go func() {
+		defer n.wg.Done()
+		t := time.NewTicker(n.status.ttl / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-t.C:
+				if _, err := n.status.selfReport(n.ctx); err != nil && n.ctx.Err() == nil {
+					log.Warn("status report", "err", err)
+				}
+			}
+		}
+	}()
 	go func() {
 		defer n.wg.Done()
 		if err := n.httpSrv.Serve(n.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -320,8 +356,9 @@ func (n *runningNode) readyz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // Close stops the node in order: it stops answering ready, lets HTTP
-// requests in flight finish (bounded by http.shutdown_timeout), closes the
-// federation host (peers see the node leave at once), then the store, which
+// requests in flight finish (bounded by http.shutdown_timeout), stops
+// gossip, closes the federation host (peers see the node leave at once), then
+// the store, which
 // syncs and records its audit checkpoint. It may be called more than once.
 func (n *runningNode) Close() error {
 	n.closeOnce.Do(func() {
@@ -344,6 +381,11 @@ func (n *runningNode) Close() error {
 		n.wg.Wait()
 		if n.stopRoster != nil {
 			n.stopRoster()
+		}
+		if n.gossip != nil {
+			if err := n.gossip.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("gossip: %w", err))
+			}
 		}
 		if n.host != nil {
 			if err := n.host.Close(); err != nil {
@@ -415,14 +457,11 @@ type regionStatus struct {
 	ttl      time.Duration // how long this node's own report is reused
 	now      func() time.Time
 
-	mu     sync.Mutex
-	cached web.NodeReport
-	at     time.Time
+	mu         sync.Mutex
+	cached     web.NodeReport
+	cachedRoot []byte
+	at         time.Time
 }
-
-// reportFreshness is how recent another member's report must be for it to
-// count as up without a direct connection.
-const reportFreshness = 90 * time.Second
 
 // RegionView implements web.RegionStatus.
 func (s *regionStatus) RegionView(ctx context.Context) (web.RegionView, error) {
@@ -432,9 +471,12 @@ func (s *regionStatus) RegionView(ctx context.Context) (web.RegionView, error) {
 		Region: r.Region, Self: s.self, RosterSerial: r.Serial, RosterExpires: r.ExpiresAt,
 		Source: "this node's direct connections",
 	}
+	var beats gossip.RegionView
 	if s.reports != nil {
 		v.Source = "direct connections and signed heartbeats"
+		beats = s.reports.RegionView()
 	}
+	leaders := map[string]authority.Code{}
 	net := s.host.Libp2p().Network()
 	self := s.host.ID()
 	up := map[authority.Code]bool{}
@@ -471,14 +513,22 @@ func (s *regionStatus) RegionView(ctx context.Context) (web.RegionView, error) {
 			} else {
 				st.LastSeen = s.presence.lastSeen(id)
 			}
-			if s.reports != nil {
-				if rep, at, ok := s.reports.LatestReport(m.Authority); ok {
-					st.Report = &rep
-					if now.Sub(at) < reportFreshness {
-						st.Up = true
-					}
-					if at.After(st.LastSeen) {
-						st.LastSeen = at
+			if ms, ok := beats.Member(m.Authority); ok && ms.Heartbeat != nil {
+				rep := reportOf(ms.Heartbeat)
+				st.Report = &rep
+				// A member whose heartbeats arrive (perhaps relayed by
+				// others) is up even without a direct connection.
+				st.Up = st.Up || ms.Up
+				if ms.LastSeen.After(st.LastSeen) && !st.Up {
+					st.LastSeen = ms.LastSeen
+				}
+				if ms.CheckpointConflict {
+					witnessed := false
+					st.Report.AuditWitnessed = &witnessed
+				}
+				for _, p := range ms.Heartbeat.Panels {
+					if p.Leader != "" {
+						leaders[string(p.Panel)] = p.Leader
 					}
 				}
 			}
@@ -487,7 +537,7 @@ func (s *regionStatus) RegionView(ctx context.Context) (web.RegionView, error) {
 		v.Authorities = append(v.Authorities, st)
 	}
 	for _, id := range panelOrder {
-		p := web.PanelStatus{ID: id, Members: panels[id]}
+		p := web.PanelStatus{ID: id, Members: panels[id], Leader: leaders[id]}
 		for _, c := range p.Members {
 			if up[c] {
 				p.MembersUp++
@@ -501,15 +551,18 @@ func (s *regionStatus) RegionView(ctx context.Context) (web.RegionView, error) {
 // selfReport is this node's own status report, rebuilt at most once per ttl:
 // counting overdue cases is an audited read of the case index.
 func (s *regionStatus) selfReport(ctx context.Context) (web.NodeReport, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.now()
+	s.mu.Lock()
 	if !s.at.IsZero() && now.Sub(s.at) < s.ttl {
 		rep := s.cached
+		s.mu.Unlock()
 		rep.OutboxDepth = s.store.OutboxDepth()
 		rep.Peers = s.connectedMembers()
 		return rep, nil
 	}
+	s.mu.Unlock()
+	// Counted without the lock held, so that a heartbeat reading the cache
+	// never waits for the store.
 	overdue, err := s.store.ListCases(ctx, storage.CaseQuery{DueBefore: now, Limit: storage.MaxListLimit}, storage.Access{
 		Actor: "node", Role: "node", Purpose: "federation status: count overdue cases",
 	})
@@ -521,12 +574,14 @@ func (s *regionStatus) selfReport(ctx context.Context) (web.NodeReport, error) {
 		return web.NodeReport{}, fmt.Errorf("audit checkpoint: %w", err)
 	}
 	root := hex.EncodeToString(cp.Root[:])
-	s.cached = web.NodeReport{
+	rep := web.NodeReport{
 		At: now, Version: s.version, Peers: s.connectedMembers(), OutboxDepth: s.store.OutboxDepth(),
 		Cases: s.store.CaseCount(), Overdue: len(overdue), AuditSize: cp.Size, AuditRoot: root[:16],
 	}
-	s.at = now
-	return s.cached, nil
+	s.mu.Lock()
+	s.cached, s.cachedRoot, s.at = rep, append([]byte(nil), cp.Root[:]...), now
+	s.mu.Unlock()
+	return rep, nil
 }
 
 // connectedMembers counts the other roster members this node is connected to.
@@ -671,4 +726,81 @@ func (c webCases) ListCases(ctx context.Context, q storage.CaseQuery, who storag
 		return nil, errors.Join(fmt.Errorf("list cases: %w", web.ErrForbidden), err)
 	}
 	return c.store.ListCases(ctx, q, who)
+}
+
+// heartbeatStatus is this node's part of each heartbeat, from the report
+// last refreshed: it never touches the store.
+func (s *regionStatus) heartbeatStatus() gossip.StatusReport {
+	s.mu.Lock()
+	rep, root := s.cached, s.cachedRoot
+	s.mu.Unlock()
+	return gossip.StatusReport{
+		Overdue:    []gossip.OverdueCount{{Clock: "next_deadline", Count: uint32(rep.Overdue)}},
+		Checkpoint: gossip.Checkpoint{Size: rep.AuditSize, Root: root},
+	}
+}
+
+// reportOf is the coordinator view's summary of a member's heartbeat.
+func reportOf(h *gossip.Heartbeat) web.NodeReport {
+	rep := web.NodeReport{
+		At: h.SentAt, Version: h.Version, Peers: int(h.Peers), OutboxDepth: int(h.OutboxDepth),
+		Cases: -1, AuditSize: h.Checkpoint.Size,
+	}
+	for _, o := range h.Overdue {
+		rep.Overdue += int(o.Count)
+	}
+	root := hex.EncodeToString(h.Checkpoint.Root)
+	if len(root) > 16 {
+		root = root[:16]
+	}
+	rep.AuditRoot = root
+	return rep
+}
+
+// outboxAdapter lets the gossip layer use the store's outbox; the two
+// message types have the same fields in the same order.
+type outboxAdapter struct{ s *storage.Store }
+
+func (a outboxAdapter) EnqueueOutbox(ctx context.Context, m gossip.OutboxEntry) error {
+	return a.s.EnqueueOutbox(ctx, storage.OutboxMessage(m))
+}
+
+func (a outboxAdapter) DueOutbox(now time.Time, limit int) ([]gossip.OutboxEntry, error) {
+	ms, err := a.s.DueOutbox(now, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gossip.OutboxEntry, len(ms))
+	for i, m := range ms {
+		out[i] = gossip.OutboxEntry(m)
+	}
+	return out, nil
+}
+
+func (a outboxAdapter) AckOutbox(ctx context.Context, id v1.ID, from v1.AuthorityCode) (bool, error) {
+	return a.s.AckOutbox(ctx, id, from)
+}
+
+func (a outboxAdapter) MarkAttempt(ctx context.Context, id v1.ID, next time.Time) error {
+	return a.s.MarkAttempt(ctx, id, next)
+}
+
+func (a outboxAdapter) ExpireOutbox(ctx context.Context, now time.Time) (int, error) {
+	return a.s.ExpireOutbox(ctx, now)
+}
+
+func (a outboxAdapter) OutboxDepth() int { return a.s.OutboxDepth() }
+
+// receivedAlerts is the alert handler until the node takes alerts itself
+// (matching against its cases): it records the receipt in the audit log.
+// The alert's envelope is kept by the gossip layer's seen-set, and the
+// issuer gets its acknowledgement.
+type receivedAlerts struct{ store *storage.Store }
+
+func (h receivedAlerts) HandleAlert(ctx context.Context, r gossip.Received) error {
+	return h.store.Audit(ctx, &v1.AuditEntry{
+		At: time.Now().UTC(), Actor: "node", Role: "node", Action: v1.ActionAlertReceive,
+		Subject: string(r.Alert.ID), Recipient: string(r.Alert.Issuer), LegalBasis: r.Alert.LegalBasis,
+		Purpose: "cross-border alert received by " + r.Via, Outcome: v1.AuditAllowed,
+	})
 }

@@ -57,7 +57,7 @@ type NodeReport struct {
 	Version     string
 	Peers       int // members it is connected to
 	OutboxDepth int // messages waiting for acknowledgement
-	Cases       int // cases held
+	Cases       int // cases held; -1 when not reported (heartbeats do not carry it)
 	Overdue     int // cases past their next statutory deadline
 	// AuditSize and AuditRoot are its latest audit checkpoint (the root as
 	// hex, possibly shortened).
