@@ -81,7 +81,8 @@ type node struct {
 	// crashAfter, when >= 0, makes the first start's store fail every write
 	// after that many (see crashStore).
 	crashAfter int
-	seeds      int // cases seeded so far, for distinct synthetic cases
+	seeds      int        // cases seeded so far, for distinct synthetic cases
+	logs       *logBuffer // when set, the service logs here instead of to t
 	// observe, when set, is the service's Observer.
 	observe func(Handover)
 
@@ -222,6 +223,9 @@ func (n *node) startService(crashAfter int) {
 	}
 	cfg := testRelConfig(n.t, n.code, n.key, cs, n.book)
 	cfg.Observer = n.observe
+	if n.logs != nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	rel, err := New(net, cfg)
 	if err != nil {
 		n.t.Fatal(err)
@@ -531,3 +535,18 @@ func offer(t testing.TB, o, d *node, req v1.RelocationRequest) {
 	}
 	eventually(t, "the offer arrives", func() bool { return stateIs(d, req.ID, StateOffered, false) })
 }
+
+// logBuffer collects log output for a leak check.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	return len(p), nil
+}
+
+func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return string(l.buf) }

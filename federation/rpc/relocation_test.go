@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	v1 "nrmnet/schemas/v1"
@@ -250,8 +251,9 @@ func TestCanaryOnlyInAcceptedCaseTransfer(t *testing.T) {
 	c := &custody{}
 	nodes := newNodes(t, 2, c)
 	tap := &frameTap{}
+	logs := &logBuffer{}
 	for _, n := range nodes {
-		n.wrap = tap.wrap
+		n.wrap, n.logs = tap.wrap, logs
 	}
 	startRegion(t, nodes)
 	o, d := nodes[0], nodes[1]
@@ -303,6 +305,12 @@ func TestCanaryOnlyInAcceptedCaseTransfer(t *testing.T) {
 		t.Fatal("the tap did not see the canary in the accepted case (is it tapping?)")
 	}
 	t.Logf("%d frames tapped; the canary in %d, each a case transfer", len(types), inCase)
+	if strings.Contains(logs.String(), canary) {
+		t.Error("the canary is in the service's logs")
+	}
+	if !strings.Contains(logs.String(), string(req.ID)) {
+		t.Error("the logs were not captured")
+	}
 	for _, n := range nodes {
 		n.stop()
 		filepath.Walk(n.dir, func(p string, fi os.FileInfo, err error) error {

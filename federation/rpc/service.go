@@ -252,8 +252,8 @@ func (s *Relocations) Request(ctx context.Context, actor string, req v1.Relocati
 	if req.Origin != s.cfg.Authority {
 		return Handover{}, fmt.Errorf("%w: origin is %s, but this node is %s", ErrInvalidRequest, req.Origin, s.cfg.Authority)
 	}
-	if _, ok := s.net.Roster().Member(req.Destination); !ok {
-		return Handover{}, fmt.Errorf("%w: destination %s is not on the roster", ErrInvalidRequest, req.Destination)
+	if m, ok := s.net.Roster().Member(req.Destination); !ok || !m.HasRole(roster.RoleAuthority) {
+		return Handover{}, fmt.Errorf("%w: destination %s is not an authority on the roster", ErrInvalidRequest, req.Destination)
 	}
 	var out Handover
 	err := s.do(ctx, func() error {

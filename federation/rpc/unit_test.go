@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"nrmnet/schemas"
+	"nrmnet/schemas/synthetic"
 	v1 "nrmnet/schemas/v1"
 )
 
@@ -173,4 +174,36 @@ func TestRequestRefusesWhatIsNotOurs(t *testing.T) {
 	if _, err := o.service().Get(bg, v1.NewID()); !errors.Is(err, ErrUnknownHandover) {
 		t.Errorf("unknown ID: %v", err)
 	}
+}
+
+// TestInvalidCaseErrorQuotesNoContent: a case message whose case fails
+// validation is refused with an error (which is logged) that does not
+// quote the case.
+func TestInvalidCaseErrorQuotesNoContent(t *testing.T) {
+	const canary = "Quorvelline Canarytest"
+	c := synthetic.CanaryCase(synthetic.New(5, synthetic.WithAuthority("ISL")), canary)
+	c.Identity.Names[0].Given = canary + "\x01" // a control character: invalid
+	rec, err := schemas.Seal(schemas.KindCase, v1.Version, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames := seedMessages(t)
+	d, err := decodeMessage(frames["case"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := d.message
+	m.Record = rec
+	frame, err := sealMessage(&m, seedKey(9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = decodeMessage(frame)
+	if !errors.Is(err, ErrBadMessage) {
+		t.Fatalf("got %v", err)
+	}
+	if strings.Contains(err.Error(), "Quorvelline") {
+		t.Errorf("the error quotes the case: %v", err)
+	}
+	t.Log(err)
 }

@@ -3,6 +3,7 @@ package rpc
 import (
 	"crypto/ed25519"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -202,7 +203,10 @@ func decodeMessage(frame []byte) (*decoded, error) {
 		}
 	case MsgCase:
 		if d.kase, err = v1.UnmarshalCase(m.Record); err != nil {
-			return bad("record: %v", err)
+			// The decoder's text may quote the case (a name, a date of
+			// birth), and this error is logged: name only its class.
+			return nil, fmt.Errorf("%w: case message: the case %s (details withheld: they may quote case content)",
+				ErrBadMessage, caseErrorClass(err))
 		}
 	case MsgComplete:
 		if len(m.Record) != 0 {
@@ -210,6 +214,27 @@ func decodeMessage(frame []byte) (*decoded, error) {
 		}
 	}
 	return d, nil
+}
+
+// caseErrorClass names which kind of decoding failure err is, without its
+// text.
+func caseErrorClass(err error) string {
+	for _, c := range []struct {
+		err  error
+		what string
+	}{
+		{schemas.ErrTooLarge, "is too large"},
+		{schemas.ErrNotCanonical, "is not in canonical form"},
+		{schemas.ErrUnknownKind, "is not a case envelope"},
+		{schemas.ErrUnsupportedVersion, "has an unsupported version"},
+		{schemas.ErrInvalid, "does not validate"},
+		{schemas.ErrMalformed, "is malformed"},
+	} {
+		if errors.Is(err, c.err) {
+			return c.what
+		}
+	}
+	return "does not decode"
 }
 
 // verifySignature checks the frame's signature against pub.
