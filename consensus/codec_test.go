@@ -311,3 +311,31 @@ func TestForwardToNodeWithoutThePanelIsNotSent(t *testing.T) {
 		t.Fatalf("forward to a node without the panel: %v, want errNotSent", err)
 	}
 }
+
+// A peer the host lets connect but that is not a member of the panel gets
+// its forwarded request reset unread: it cannot put a command in the log.
+func TestForwardFromNonMemberIsRefused(t *testing.T) {
+	c := newCluster(t, clusterOpts{voters: 1})
+	leader := c.waitLeader()
+	stranger := c.net.AddHost()
+	before := leader.panel.raft.LastIndex()
+	s, err := stranger.NewStream(ctxT(t, 10*time.Second), leader.id, ForwardProtocolID(c.panelID))
+	if err == nil {
+		_ = writeRequest(s, request{kind: kindPropose, payload: encodeCmd(kvCommand{ID: newID(), Key: "k", Value: "forged"})})
+		_ = s.CloseWrite()
+		_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := readResponse(s); err == nil {
+			t.Fatal("a non-member's request was answered")
+		}
+		_ = s.Reset()
+	}
+	if err := leader.panel.Sync(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := leader.fsm.get("k"); ok {
+		t.Fatalf("a non-member's command was applied: %q", v)
+	}
+	if after := leader.panel.raft.LastIndex(); after > before+1 { // +1: the read barrier
+		t.Fatalf("log grew from %d to %d", before, after)
+	}
+}
