@@ -163,6 +163,9 @@ synthetic; signing in with a token acts as that user.`,
 
 			if created {
 				fmt.Fprintf(out, "Created the devnet in %s\n", absDir(dir))
+				for _, line := range raiseDevnetAlerts(ctx, nodes, log) {
+					fmt.Fprintln(out, line)
+				}
 			} else {
 				fmt.Fprintf(out, "Resumed the devnet from %s\n", absDir(dir))
 			}
@@ -812,4 +815,59 @@ func (ix *devnetIndex) Close() error {
 	err := ix.srv.Shutdown(ctx)
 	<-ix.done
 	return err
+}
+
+// devnetAlerts are the cross-border alerts a new devnet raises: minimal, as
+// every alert is (no identity field exists in the type).
+var devnetAlerts = []struct {
+	Issuer  authority.Code
+	Type    v1.AlertType
+	Targets []authority.Code
+	Age     v1.AgeBand
+	Sex     v1.Sex
+}{
+	{"ISL", v1.AlertCountyLines, []authority.Code{"HCK", "LBH"}, v1.Age13To15, v1.SexMale},
+	{"CMD", v1.AlertMissing, []authority.Code{"ISL"}, v1.Age16To17, v1.SexFemale},
+	{"KEN", v1.AlertMayBeInArea, []authority.Code{"MDW"}, v1.Age16To17, v1.SexMale},
+}
+
+// raiseDevnetAlerts publishes devnetAlerts from those of their issuers that
+// are running, through each issuer's gossip service: each is durable in the
+// issuer's outbox until every target acknowledges it. It returns a line per
+// alert for the operator; a failure is logged and reported, not fatal.
+func raiseDevnetAlerts(ctx context.Context, nodes []*runningNode, log *slog.Logger) []string {
+	byCode := map[authority.Code]*runningNode{}
+	for _, n := range nodes {
+		byCode[n.Authority] = n
+	}
+	var lines []string
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, a := range devnetAlerts {
+		n, ok := byCode[a.Issuer]
+		if !ok {
+			continue
+		}
+		alert := &v1.CrossBorderAlert{
+			ID: v1.NewID(), Type: a.Type, Issuer: a.Issuer, TargetAuthorities: a.Targets,
+			Urgency: v1.UrgencyHigh, IssuedAt: now, ExpiresAt: now.Add(7 * 24 * time.Hour),
+			Contact: v1.ContactDutyDesk, LegalBasis: v1.BasisSafeguardingChildren,
+			AgeBand: a.Age, Sex: a.Sex, Exploitation: []v1.ExploitationType{v1.ExploitationCriminal},
+		}
+		receipt, err := n.gossip.Publish(ctx, alert)
+		if err != nil {
+			log.Warn("devnet: raise alert", "issuer", string(a.Issuer), "err", err)
+			lines = append(lines, fmt.Sprintf("  alert from %s not raised: %v", a.Issuer, err))
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("Raised a %s alert from %s to %s (%s)", strings.ReplaceAll(string(a.Type), "_", " "), a.Issuer, joinAuthorityCodes(receipt.Targets), receipt.ID))
+	}
+	return lines
+}
+
+func joinAuthorityCodes(cs []authority.Code) string {
+	s := make([]string, len(cs))
+	for i, c := range cs {
+		s[i] = string(c)
+	}
+	return strings.Join(s, ", ")
 }

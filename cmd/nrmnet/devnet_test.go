@@ -362,3 +362,55 @@ func TestHeartbeatsReachCoordinatorView(t *testing.T) {
 		}
 	}
 }
+
+// TestDevnetAlertsAreDeliveredAndAcknowledged raises the devnet's alerts in
+// the small federation and checks that each target records the receipt in
+// its audit log and that the issuer's outbox empties as the
+// acknowledgements arrive.
+func TestDevnetAlertsAreDeliveredAndAcknowledged(t *testing.T) {
+	_, _, nodes := startSmallFederation(t, time.Second)
+	for _, n := range nodes {
+		waitReady(t, n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	lines := raiseDevnetAlerts(ctx, nodes, testLog(t))
+	// In the small layout ISL's alert targets HCK (LBH is not on its roster)
+	// and CMD's targets ISL; KEN is not running.
+	if len(lines) != 2 || !strings.Contains(lines[0], "from ISL to HCK") || !strings.Contains(lines[1], "from CMD to ISL") {
+		t.Fatalf("raised: %q", lines)
+	}
+	received := func(n *runningNode) int {
+		cp, err := n.store.AuditCheckpoint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		es, err := n.store.AuditEntries(0, int(cp.Size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := 0
+		for _, e := range es {
+			if e.Action == v1.ActionAlertReceive {
+				c++
+			}
+		}
+		return c
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		isl, cmd, hck := nodes[0], nodes[1], nodes[2]
+		done := received(hck) >= 1 && received(isl) >= 1 && isl.store.OutboxDepth() == 0 && cmd.store.OutboxDepth() == 0
+		if done {
+			if received(cmd) != 0 {
+				t.Errorf("CMD recorded %d alert receipts; no alert targets it", received(cmd))
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a minute: HCK received %d, ISL received %d, outbox ISL %d CMD %d",
+				received(hck), received(isl), isl.store.OutboxDepth(), cmd.store.OutboxDepth())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
