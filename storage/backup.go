@@ -274,7 +274,8 @@ func loadBackup(ctx context.Context, r io.Reader, key []byte, opts badger.Option
 // Then the store is opened without the rollback check, its audit log must
 // match the checkpoint in the backup's header and verify in full, the
 // erasure ledger in childkeys/ is applied (children erased since the backup
-// was taken are erased again), the restore is audited, and the witness is
+// was taken are erased again), so is the revocation ledger (users revoked
+// since are revoked again, audited), the restore is audited, and the witness is
 // rebased ("restored from backup taken <time>") so the rollback stays on
 // record. The store is closed again; Open it as usual afterwards.
 func Restore(ctx context.Context, cfg Config, r io.Reader, progress func(done int64)) error {

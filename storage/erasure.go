@@ -164,23 +164,12 @@ func (s *Store) reconcileErasures() error {
 
 func readLedger(db *badger.DB) (map[v1.ID]erasureRecord, error) {
 	out := map[v1.ID]erasureRecord{}
-	err := db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixLedger, PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			err := it.Item().Value(func(v []byte) error {
-				rec, err := decodeErasure(v)
-				if err != nil {
-					return err
-				}
-				out[rec.ChildID] = rec
-				return nil
-			})
-			if err != nil {
-				return err
-			}
+	err := scanValues(db, prefixLedger, func(v []byte) error {
+		rec, err := decodeErasure(v)
+		if err == nil {
+			out[rec.ChildID] = rec
 		}
-		return nil
+		return err
 	})
 	return out, err
 }

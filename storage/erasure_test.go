@@ -122,17 +122,7 @@ func TestEraseChild(t *testing.T) {
 	// The node's data directory and witness are shared by the subtests, in
 	// order: the key restore, then the data restore that replaces data/.
 	t.Run("restore key backup taken before the erasure", func(t *testing.T) {
-		if err := os.Rename(childKeysPath(cfg.KeysDir), childKeysPath(cfg.KeysDir)+".lost"); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(keyBackup)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if err := RestoreKeys(ctx, cfg, f, nil); err != nil {
-			t.Fatal(err)
-		}
+		mustReplaceKeys(t, cfg, keyBackup)
 		if n := rawChildKeyVersions(t, cfg, erased); n != 0 {
 			t.Errorf("after restoring an old key backup the erased child's key is back (%d versions)", n)
 		}
@@ -167,6 +157,23 @@ func writeBackup(t *testing.T, dir, name string, backup func(context.Context, io
 		t.Fatal(err)
 	}
 	return p
+}
+
+// mustReplaceKeys sets the node's child-keys database aside (as if lost) and
+// restores the key backup at path in its place.
+func mustReplaceKeys(t *testing.T, cfg Config, path string) {
+	t.Helper()
+	if err := os.Rename(childKeysPath(cfg.KeysDir), childKeysPath(cfg.KeysDir)+".lost"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := RestoreKeys(context.Background(), cfg, f, nil); err != nil {
+		t.Fatalf("RestoreKeys: %v", err)
+	}
 }
 
 func mustRestore(t *testing.T, cfg Config, path string) {

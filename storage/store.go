@@ -55,8 +55,9 @@ type openMode struct {
 // Open opens (creating if needed) the node's store described by cfg. It
 // validates cfg, loads the keys, opens both databases, refuses a data
 // directory older than the witnessed audit checkpoint (ErrRolledBack),
-// completes any interrupted erasure, and starts the writer and the value-log
-// garbage collector.
+// completes any interrupted erasure, revokes again any user the revocation
+// ledger in keys/ names but data/ holds live (audited), and starts the writer
+// and the value-log garbage collector.
 func Open(cfg Config) (*Store, error) { return open(cfg, openMode{}) }
 
 func open(cfg Config, mode openMode) (_ *Store, err error) {
@@ -123,6 +124,9 @@ func open(cfg Config, mode openMode) (_ *Store, err error) {
 		return nil, err
 	}
 	if err := s.reconcileErasures(); err != nil {
+		return nil, err
+	}
+	if err := s.reconcileRevocations(); err != nil {
 		return nil, err
 	}
 	if err := s.countRecords(); err != nil {

@@ -145,7 +145,9 @@ func userTokenHash(token string) ([sha256.Size]byte, error) {
 // never stored and cannot be shown again. u.CreatedAt and u.CreatedBy are
 // set by the store (now, who.Actor); u.RevokedAt must be nil. ErrExists if
 // the ID is taken, by a live or a revoked user (IDs are never reused, so the
-// audit log names one person per ID).
+// audit log names one person per ID); that holds for an ID known only to
+// the revocation ledger too (the data directory was restored from before the
+// user was created).
 func (s *Store) CreateUser(ctx context.Context, u User, who Access) (User, string, error) {
 	if err := who.check(false); err != nil {
 		return User{}, "", fmt.Errorf("create user: %w", err)
@@ -168,29 +170,45 @@ func (s *Store) CreateUser(ctx context.Context, u User, who Access) (User, strin
 	if err != nil {
 		return User{}, "", fmt.Errorf("create user %s: %w", u.ID, err)
 	}
+	if err := s.submit(ctx, s.createUserRequest(u.ID, enc, hash[:], who)); err != nil {
+		return User{}, "", err
+	}
+	return rec.user(), token, nil
+}
+
+// createUserRequest is the writer request of CreateUser: enc is the encoded
+// record, hash the SHA-256 of its token.
+func (s *Store) createUserRequest(id string, enc, hash []byte, who Access) *request {
 	r := &request{op: "create user", durable: true}
 	r.apply = func(b *batch) (error, error) {
-		e := s.entry(who, v1.ActionUserCreate, u.ID)
+		e := s.entry(who, v1.ActionUserCreate, id)
 		var refusal error
-		if _, err := b.txn.Get(userKey(u.ID)); err == nil {
-			refusal = fmt.Errorf("create user %s: %w (user IDs are never reused; choose another)", u.ID, ErrExists)
-			failed(e, "a user with this ID exists")
-		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+		revoked, err := s.revocationRecorded(id)
+		if err != nil {
+			return nil, fmt.Errorf("read revocation ledger: %w", err)
+		}
+		_, err = b.txn.Get(userKey(id))
+		switch {
+		case err == nil || revoked:
+			refusal = fmt.Errorf("create user %s: %w (user IDs are never reused; choose another)", id, ErrExists)
+			if err == nil {
+				failed(e, "a user with this ID exists")
+			} else {
+				failed(e, "a revoked user had this ID")
+			}
+		case !errors.Is(err, badger.ErrKeyNotFound):
 			return nil, err
-		} else {
-			if err := b.txn.Set(userKey(u.ID), enc); err != nil {
+		default:
+			if err := b.txn.Set(userKey(id), enc); err != nil {
 				return nil, err
 			}
-			if err := b.txn.Set(tokenKey(hash[:]), []byte(u.ID)); err != nil {
+			if err := b.txn.Set(tokenKey(hash), []byte(id)); err != nil {
 				return nil, err
 			}
 		}
 		return refusal, b.appendAudit(e)
 	}
-	if err := s.submit(ctx, r); err != nil {
-		return User{}, "", err
-	}
-	return rec.user(), token, nil
+	return r
 }
 
 // readUser reads a user record in txn; ErrNotFound if there is none.
@@ -282,7 +300,9 @@ func (s *Store) UserByToken(token string) (User, error) {
 // RevokeUser stops the user's token from working, for good, and audits it.
 // The record stays (revoked) so that the audit log keeps naming one person
 // per ID. Revoking a revoked user changes nothing and is still audited.
-// ErrNotFound if there is no such user.
+// ErrNotFound if there is no such user. The revocation is also recorded in
+// the ledger of the child-keys database, so that restoring an older data
+// backup does not bring the token back (Open revokes the user again).
 func (s *Store) RevokeUser(ctx context.Context, id string, who Access) (User, error) {
 	if err := who.check(false); err != nil {
 		return User{}, fmt.Errorf("revoke user: %w", err)
@@ -291,7 +311,42 @@ func (s *Store) RevokeUser(ctx context.Context, id string, who Access) (User, er
 		return User{}, fmt.Errorf("revoke user: %w", err)
 	}
 	var out userRecord
+	if err := s.submit(ctx, s.revokeRequest(id, who, &out)); err != nil {
+		return User{}, err
+	}
+	return out.user(), nil
+}
+
+// revokeRequest is the writer request of RevokeUser; the revoked record is
+// left in out.
+func (s *Store) revokeRequest(id string, who Access, out *userRecord) *request {
+	ledger := revocationRecord{UserID: id, RevokedAt: time.Now().UTC().UnixNano(), RevokedBy: who.Actor}
+	ledgered := false
 	r := &request{op: "revoke user", durable: true}
+	// The revocation is recorded in the key ledger (synced) before data/
+	// changes, as an erasure is: a data restore cannot bring the token back,
+	// and an interruption between the two is completed by the next Open.
+	r.prepare = func(*batch) error {
+		var rec userRecord
+		err := s.db.View(func(txn *badger.Txn) error {
+			var err error
+			rec, err = readUser(txn, id)
+			return err
+		})
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil // apply refuses it, or it is created in this same batch
+		case err != nil:
+			return fmt.Errorf("revoke user %s: %w", id, err)
+		case rec.RevokedAt != 0:
+			ledger.RevokedAt, ledger.RevokedBy = rec.RevokedAt, rec.RevokedBy
+		}
+		if err := s.recordRevocation(ledger); err != nil {
+			return fmt.Errorf("revoke user %s: %w", id, err)
+		}
+		ledgered = true
+		return nil
+	}
 	r.apply = func(b *batch) (error, error) {
 		e := s.entry(who, v1.ActionUserRevoke, id)
 		rec, err := readUser(b.txn, id)
@@ -304,8 +359,18 @@ func (s *Store) RevokeUser(ctx context.Context, id string, who Access) (User, er
 		case rec.RevokedAt != 0:
 			e.Reason = "already revoked"
 		default:
-			rec.RevokedAt = time.Now().UTC().UnixNano()
-			rec.RevokedBy = who.Actor
+			if !ledgered {
+				// Created earlier in this same batch, so prepare did not see
+				// it. Recording is idempotent and only ever errs towards
+				// revocation, so a rerun of apply is harmless.
+				if err := s.recordRevocation(ledger); err != nil {
+					failed(e, "revocation ledger unavailable")
+					return fmt.Errorf("revoke user %s: %w", id, err), b.appendAudit(e)
+				}
+				ledgered = true
+			}
+			rec.RevokedAt = ledger.RevokedAt
+			rec.RevokedBy = ledger.RevokedBy
 			enc, err := schemas.Marshal(rec)
 			if err != nil {
 				return nil, err
@@ -317,11 +382,8 @@ func (s *Store) RevokeUser(ctx context.Context, id string, who Access) (User, er
 				return nil, err
 			}
 		}
-		out = rec
+		*out = rec
 		return nil, b.appendAudit(e)
 	}
-	if err := s.submit(ctx, r); err != nil {
-		return User{}, err
-	}
-	return out.user(), nil
+	return r
 }
