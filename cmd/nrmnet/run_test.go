@@ -182,3 +182,26 @@ func mustRunCLI(t *testing.T, args ...string) string {
 	}
 	return out
 }
+
+// TestRunSettingsNameEveryProblem checks that a node directory unfit to run
+// is refused with every problem named by its config key, at once.
+func TestRunSettingsNameEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	cfg := defaultNodeConfig("ISL")
+	cfg.Federation.Listen = nil
+	cfg.Federation.Anchors = []string{"ed25519:not-a-key"}
+	cfg.HTTP.Listen = "8080"
+	_, err := runSettings(dir, cfg)
+	if err == nil {
+		t.Fatal("runSettings accepted an empty node directory")
+	}
+	for _, want := range []string{"federation.listen:", "http.listen:", "federation.anchors[0]:", "federation.roster_file:", "authority key:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+	cfg = defaultNodeConfig("ISL")
+	if _, err := runSettings(dir, cfg); err == nil || !strings.Contains(err.Error(), "federation.anchors: the region's trust-anchor public keys are required") {
+		t.Errorf("missing anchors: %v", err)
+	}
+}

@@ -194,7 +194,16 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /signin", s.signInForm)
 	mux.HandleFunc("POST /signin", s.signIn)
 	mux.HandleFunc("POST /signout", s.signOut)
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	files := http.FileServerFS(static)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The file server answers 500 to a name fs.FS cannot hold (e.g.
+		// invalid UTF-8); such a name is simply not here.
+		if name := r.URL.Path; name == "" || !fs.ValidPath(name) {
+			s.problem(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
+			return
+		}
+		files.ServeHTTP(w, r)
+	})))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
 	})
