@@ -82,7 +82,9 @@ func (k matchKeyStore) DeleteMatchKey(alert v1.ID) error {
 // publisher adapts the gossip service to node.AlertPublisher. It is bound
 // after the service starts (the service's handler needs CrossBorder, which
 // needs the publisher); nothing raises an alert before the node is up.
-type publisher struct{ svc atomic.Pointer[gossip.Service] }
+type publisher struct {
+	svc atomic.Pointer[gossip.Service]
+}
 
 func (p *publisher) PublishAlert(ctx context.Context, a *v1.CrossBorderAlert) error {
 	svc := p.svc.Load()
