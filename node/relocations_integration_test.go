@@ -1,0 +1,484 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"nrmnet/federation"
+	"nrmnet/federation/roster"
+	"nrmnet/federation/rpc"
+	"nrmnet/node/workflow"
+	v1 "nrmnet/schemas/v1"
+	"nrmnet/storage"
+)
+
+// This file runs whole nodes (Badger store on disk, node, custody, the
+// federation's relocation service on a real libp2p host on loopback) and
+// holds the adapter from *rpc.Relocations to RelocationService that the
+// composition root uses too.
+
+// rpcRelocations adapts *rpc.Relocations to RelocationService.
+type rpcRelocations struct{ r *rpc.Relocations }
+
+func (a rpcRelocations) Request(ctx context.Context, actor string, req v1.RelocationRequest) (Relocation, error) {
+	h, err := a.r.Request(ctx, actor, req)
+	return fromHandover(h), fromRPCError(err)
+}
+
+func (a rpcRelocations) Accept(ctx context.Context, actor string, id v1.ID) (Relocation, error) {
+	h, err := a.r.Accept(ctx, actor, id)
+	return fromHandover(h), fromRPCError(err)
+}
+
+func (a rpcRelocations) Reject(ctx context.Context, actor string, id v1.ID, reason string) (Relocation, error) {
+	h, err := a.r.Reject(ctx, actor, id, reason)
+	return fromHandover(h), fromRPCError(err)
+}
+
+func (a rpcRelocations) Revoke(ctx context.Context, actor string, id v1.ID, reason string) (Relocation, error) {
+	h, err := a.r.Revoke(ctx, actor, id, reason)
+	return fromHandover(h), fromRPCError(err)
+}
+
+func (a rpcRelocations) Get(ctx context.Context, id v1.ID) (Relocation, error) {
+	h, err := a.r.Get(ctx, id)
+	return fromHandover(h), fromRPCError(err)
+}
+
+func (a rpcRelocations) List(ctx context.Context) ([]Relocation, error) {
+	hs, err := a.r.List(ctx)
+	if err != nil {
+		return nil, fromRPCError(err)
+	}
+	out := make([]Relocation, len(hs))
+	for i, h := range hs {
+		out[i] = fromHandover(h)
+	}
+	return out, nil
+}
+
+func fromHandover(h rpc.Handover) Relocation {
+	return Relocation{Request: h.Request, Side: RelocationSide(h.Side), State: RelocationState(h.State),
+		Acked: h.Acked, Decision: h.Decision, Failure: h.Failure, Updated: h.Updated}
+}
+
+// fromRPCError maps the service's sentinels to the node's.
+func fromRPCError(err error) error {
+	var s error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, rpc.ErrUnknownHandover):
+		s = ErrNotFound
+	case errors.Is(err, rpc.ErrNotDestination), errors.Is(err, rpc.ErrNotOrigin):
+		s = ErrForbidden
+	case errors.Is(err, rpc.ErrAlreadyAccepted), errors.Is(err, rpc.ErrFinished),
+		errors.Is(err, rpc.ErrWrongState), errors.Is(err, rpc.ErrRevoked):
+		s = ErrNotAllowedNow
+	case errors.Is(err, rpc.ErrConflict):
+		s = ErrConflict
+	case errors.Is(err, rpc.ErrInvalidRequest):
+		s = ErrInvalid
+	default:
+		s = ErrUnavailable
+	}
+	return &classified{sentinel: s, err: err}
+}
+
+// authorityNode is one whole authority node in a test.
+type authorityNode struct {
+	code    v1.AuthorityCode
+	key     ed25519.PrivateKey
+	store   *storage.Store
+	node    *Node
+	custody *CaseCustody
+	host    *federation.Host
+	hand    *rpc.BadgerStore
+	svc     *rpc.Relocations
+	rel     *Relocations
+	worker  Principal
+}
+
+func relKey(seed byte) ed25519.PrivateKey {
+	s := make([]byte, ed25519.SeedSize)
+	for i := range s {
+		s[i] = seed
+	}
+	return ed25519.NewKeyFromSeed(s)
+}
+
+var relAnchor1, relAnchor2 = relKey(201), relKey(202)
+
+func relRoster(t *testing.T, serial uint64, nodes []*authorityNode, addrs map[v1.AuthorityCode]string) []byte {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Second)
+	r := &roster.Roster{Region: "London", Serial: serial, IssuedAt: now.Add(-time.Minute), ExpiresAt: now.Add(24 * time.Hour)}
+	for _, n := range nodes {
+		id, err := roster.PeerIDOf(n.key.Public().(ed25519.PublicKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := roster.Member{Authority: n.code, PeerID: id, Roles: []roster.Role{roster.RoleAuthority},
+			Contacts: roster.Contacts{
+				DutyDesk:       roster.Contact{Team: "Front Door", Phone: "020 7000 0000"},
+				OutOfHours:     roster.Contact{Team: "Emergency Duty Team", Phone: "020 7000 0001"},
+				NRMCoordinator: roster.Contact{Team: "Exploitation Team", Email: "nrm@example.gov.uk"},
+			}}
+		if a := addrs[n.code]; a != "" {
+			m.Addrs = []string{a}
+		}
+		r.Members = append(r.Members, m)
+	}
+	s, err := roster.NewUnsigned(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []ed25519.PrivateKey{relAnchor1, relAnchor2} {
+		if err := s.AddSignature(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := s.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// startAuthorities starts whole nodes for codes, in the order the
+// composition root uses: store, node, custody, host, hand-over store,
+// relocation service, relocations. Cleanup closes in reverse.
+func startAuthorities(t *testing.T, codes ...v1.AuthorityCode) []*authorityNode {
+	t.Helper()
+	ctx := context.Background()
+	nodes := make([]*authorityNode, len(codes))
+	for i, code := range codes {
+		dir := t.TempDir()
+		sc := storage.DefaultConfig()
+		sc.DataDir, sc.KeysDir = filepath.Join(dir, "data"), filepath.Join(dir, "keys")
+		sc.Authority = code
+		sc.Logger = testLogger(t).With("authority", string(code))
+		if err := storage.CreateKeys(sc.KeysDir); err != nil {
+			t.Fatal(err)
+		}
+		st, err := storage.Open(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		cfg := DefaultConfig()
+		cfg.Store, cfg.Authority, cfg.Logger = st, code, testLogger(t)
+		n, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cust, err := NewCaseCustody(CaseCustodyConfig{Node: n, Store: st, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _, err := st.CreateUser(ctx, storage.User{ID: "sw-" + strings.ToLower(string(code)), Name: "Worker", Role: string(RoleSocialWorker), Authority: code},
+			storage.Access{Actor: "node", Role: "node"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[i] = &authorityNode{code: code, key: relKey(byte(150 + i)), store: st, node: n, custody: cust,
+			worker: Principal{ID: u.ID, Name: u.Name, Role: RoleSocialWorker, Authority: code}}
+	}
+	// Hosts: first on a roster without addresses, then on one with them.
+	first := relRoster(t, 1, nodes, nil)
+	addrs := map[v1.AuthorityCode]string{}
+	for _, an := range nodes {
+		hc := federation.DefaultConfig()
+		hc.Identity, hc.Region, hc.Threshold, hc.Roster = an.key, "London", 2, first
+		hc.Anchors = []ed25519.PublicKey{relAnchor1.Public().(ed25519.PublicKey), relAnchor2.Public().(ed25519.PublicKey)}
+		hc.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+		hc.ReconnectInterval = 200 * time.Millisecond
+		hc.DialBackoffMin, hc.DialBackoffMax, hc.DialTimeout = 50*time.Millisecond, 500*time.Millisecond, 5*time.Second
+		hc.Logger = testLogger(t).With("authority", string(an.code))
+		h, err := federation.New(ctx, hc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		an.host = h
+		for _, a := range h.Addrs() {
+			if strings.Contains(a.String(), "/tcp/") {
+				addrs[an.code] = a.String()
+			}
+		}
+	}
+	second := relRoster(t, 2, nodes, addrs)
+	for _, an := range nodes {
+		if err := an.host.UpdateRoster(second); err != nil {
+			t.Fatal(err)
+		}
+		hs, err := rpc.OpenBadgerStore(rpc.BadgerConfig{Dir: t.TempDir(), EncryptionKey: make([]byte, 32), Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		an.hand = hs
+		rc := rpc.DefaultConfig()
+		rc.Authority, rc.Identity, rc.Store = an.code, an.key, hs
+		rc.Cases, rc.Intake, rc.Audit = an.custody, an.custody, an.custody
+		rc.RetryMin, rc.RetryMax, rc.StreamTimeout = 20*time.Millisecond, 300*time.Millisecond, 5*time.Second
+		rc.Logger = testLogger(t).With("authority", string(an.code))
+		cust := an.custody
+		rc.Observer = func(h rpc.Handover) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			cust.Observe(ctx, fromHandover(h))
+		}
+		svc, err := rpc.New(an.host, rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		an.svc = svc
+		rlc := DefaultRelocationsConfig()
+		rlc.Node, rlc.Store, rlc.Service, rlc.Logger = an.node, an.store, rpcRelocations{svc}, testLogger(t)
+		if an.rel, err = NewRelocations(rlc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		// Shutdown order: the service (it calls the node and the stores),
+		// then its store, then the host; the case store closes last (its
+		// own Cleanup, registered first).
+		for _, an := range nodes {
+			_ = an.svc.Close()
+			_ = an.hand.Close()
+			_ = an.host.Close()
+		}
+	})
+	return nodes
+}
+
+// waitFor polls cond until it holds or the patience runs out.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (an *authorityNode) referral(t *testing.T, protectionPlan bool) *v1.Case {
+	t.Helper()
+	r, err := an.node.CreateReferral(context.Background(), an.worker, NewReferral{
+		Identity: v1.ChildIdentity{
+			Names:       []v1.PersonName{{Kind: v1.NameUsed, Given: "Canaryname", Family: "Zzqxvyt"}},
+			DateOfBirth: &v1.DateOfBirth{Date: "2011-02-19"},
+			Sex:         v1.SexFemale,
+		},
+		Referral: v1.Referral{
+			ReferredAt: time.Now().UTC().Add(-time.Hour), FirstResponderOrg: "Synthetic Borough Police",
+			FirstResponderType: v1.ResponderPolice, ExploitationTypes: []v1.ExploitationType{v1.ExploitationCriminal},
+			CountyLines: true, ExploitationLocation: v1.LocationUK, Source: "police", PresentingIssue: "missing episodes",
+		},
+		Safeguarding: v1.Safeguarding{ProtectionPlan: protectionPlan},
+		Risk:         v1.RAGRed,
+	})
+	if err != nil {
+		t.Fatalf("CreateReferral: %v", err)
+	}
+	return r.Case
+}
+
+func (an *authorityNode) list(t *testing.T) *RelocationList {
+	t.Helper()
+	l, err := an.rel.List(context.Background(), an.worker)
+	if err != nil {
+		t.Fatalf("%s: List: %v", an.code, err)
+	}
+	return l
+}
+
+func findRelocation(list []Relocation, id v1.ID) (Relocation, bool) {
+	for _, r := range list {
+		if r.Request.ID == id {
+			return r, true
+		}
+	}
+	return Relocation{}, false
+}
+
+func (an *authorityNode) readCase(t *testing.T, id v1.CaseID) *v1.Case {
+	t.Helper()
+	c, err := an.store.Case(context.Background(), id, storage.Access{Actor: "test", Role: "test", Purpose: "check the hand-over"})
+	if err != nil {
+		t.Fatalf("%s: read %s: %v", an.code, id, err)
+	}
+	return c
+}
+
+// shared returns the audit entries of action on subject.
+func (an *authorityNode) audited(t *testing.T, action v1.AuditAction, subject string) []v1.AuditEntry {
+	t.Helper()
+	es, err := an.store.AuditEntries(0, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []v1.AuditEntry
+	for _, e := range es {
+		if e.Action == action && e.Subject == subject {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Two whole nodes on loopback: the origin asks, the destination sees the
+// offer in its inbox and accepts; the case goes live at the destination
+// (responsible, transfer-in clock running), is transferred out at the
+// origin, and both audit logs hold the share with its legal basis. The
+// origin then cannot revoke. A second request is rejected and the origin
+// sees the rejection with its reason.
+func TestRelocationBetweenTwoNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two libp2p hosts")
+	}
+	ctx := context.Background()
+	nodes := startAuthorities(t, "ISL", "CMD")
+	origin, dest := nodes[0], nodes[1]
+
+	c := origin.referral(t, true)
+	h, err := origin.rel.Request(ctx, origin.worker, NewRelocation{Case: c.ID, Destination: dest.code,
+		Reason: v1.ReasonChildMoved, Urgency: v1.UrgencyHigh})
+	if err != nil {
+		t.Fatalf("Request: %v", err)
+	}
+	id := h.Request.ID
+	if h.Side != SideOrigin || h.State != RelocationStateRequested {
+		t.Fatalf("requested: side %s state %s", h.Side, h.State)
+	}
+	if h.Request.AgeBand == "" || !h.Request.ProtectionPlan || h.Request.NRMState != v1.StateReceived {
+		t.Fatalf("request not built from the case: %+v", h.Request)
+	}
+	// A second request for the same case while this one is open is refused.
+	if _, err := origin.rel.Request(ctx, origin.worker, NewRelocation{Case: c.ID, Destination: dest.code,
+		Reason: v1.ReasonChildMoved, Urgency: v1.UrgencyHigh}); !errors.Is(err, ErrNotAllowedNow) {
+		t.Fatalf("second request for an open relocation: %v, want ErrNotAllowedNow", err)
+	}
+
+	var offer Relocation
+	waitFor(t, "the offer in the destination's inbox", func() bool {
+		var ok bool
+		offer, ok = findRelocation(dest.list(t).Inbox, id)
+		return ok
+	})
+	if offer.State != RelocationStateOffered || offer.Request.CaseRef != c.ID {
+		t.Fatalf("inbox: %+v", offer)
+	}
+	// The origin may not accept its own request; the destination may not revoke.
+	if _, err := origin.rel.Accept(ctx, origin.worker, id); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("origin accepts: %v, want ErrForbidden", err)
+	}
+	if _, err := dest.rel.Revoke(ctx, dest.worker, id, ""); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("destination revokes: %v, want ErrForbidden", err)
+	}
+	if _, err := dest.rel.Accept(ctx, dest.worker, id); err != nil {
+		t.Fatalf("Accept: %v", err)
+	}
+
+	waitFor(t, "completion on both sides", func() bool {
+		o, ok1 := findRelocation(origin.list(t).Outbox, id)
+		d, ok2 := findRelocation(dest.list(t).Inbox, id)
+		return ok1 && ok2 && o.State == RelocationStateCompleted && d.State == RelocationStateCompleted
+	})
+
+	// Live at the destination, this authority responsible, clock running.
+	got := dest.readCase(t, c.ID)
+	if got.Responsible != dest.code || got.State != v1.StateReceived || got.LeadWorker != "" {
+		t.Fatalf("destination's case: responsible %s state %s lead %q", got.Responsible, got.State, got.LeadWorker)
+	}
+	if got.Identity.Names[0].Given != "Canaryname" {
+		t.Fatal("destination's case lost its content")
+	}
+	ds, err := workflow.Deadlines(got, dest.node.policy, dest.node.cal, dest.node.div)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := false
+	for _, d := range ds {
+		clock = clock || (d.Kind == workflow.DeadlineTransferInConference && !d.Met)
+	}
+	if !clock {
+		t.Fatalf("no open transfer-in conference deadline at the destination: %+v", ds)
+	}
+	// Transferred out at the origin, with the relocation accepted.
+	old := origin.readCase(t, c.ID)
+	if old.State != v1.StateTransferredOut {
+		t.Fatalf("origin's case is %s, want transferred_out", old.State)
+	}
+	if r, ok := relocationOf(old, id); !ok || r.Status != v1.RelocationAccepted || r.To != dest.code {
+		t.Fatalf("origin's relocation record: %+v", old.Relocations)
+	}
+	// A worker at the destination may work the case now.
+	if _, err := dest.node.Apply(ctx, dest.worker, Change{Case: c.ID, Revision: got.Revision,
+		Event: workflow.RecordTransferInConference{}}); err != nil {
+		t.Fatalf("destination records the transfer-in conference: %v", err)
+	}
+	// Both audit logs show the share with its legal basis.
+	for _, s := range []struct {
+		an     *authorityNode
+		action v1.AuditAction
+		peer   v1.AuthorityCode
+	}{{origin, v1.ActionShareSend, dest.code}, {dest, v1.ActionShareReceive, origin.code}} {
+		es := s.an.audited(t, s.action, string(c.ID))
+		if len(es) == 0 {
+			t.Fatalf("%s: no %s entry for %s", s.an.code, s.action, c.ID)
+		}
+		for _, e := range es {
+			if e.LegalBasis != v1.BasisSafeguardingChildren || e.Recipient != string(s.peer) {
+				t.Fatalf("%s: %s entry: basis %q recipient %q", s.an.code, s.action, e.LegalBasis, e.Recipient)
+			}
+		}
+	}
+	// Revoking after acceptance is refused, and changes nothing.
+	if _, err := origin.rel.Revoke(ctx, origin.worker, id, "changed our mind"); !errors.Is(err, ErrNotAllowedNow) {
+		t.Fatalf("revoke after accept: %v, want ErrNotAllowedNow", err)
+	}
+	if got := dest.readCase(t, c.ID); got.Responsible != dest.code {
+		t.Fatal("a refused revoke moved the case")
+	}
+
+	// A rejected relocation reaches the origin with its reason.
+	c2 := origin.referral(t, false)
+	h2, err := origin.rel.Request(ctx, origin.worker, NewRelocation{Case: c2.ID, Destination: dest.code,
+		Reason: v1.ReasonPlacement, Urgency: v1.UrgencyStandard})
+	if err != nil {
+		t.Fatalf("Request 2: %v", err)
+	}
+	waitFor(t, "the second offer", func() bool { _, ok := findRelocation(dest.list(t).Inbox, h2.Request.ID); return ok })
+	if _, err := dest.rel.Reject(ctx, dest.worker, h2.Request.ID, ""); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("reject without a reason: %v, want ErrInvalid", err)
+	}
+	if _, err := dest.rel.Reject(ctx, dest.worker, h2.Request.ID, "placement is outside our area"); err != nil {
+		t.Fatalf("Reject: %v", err)
+	}
+	var seen Relocation
+	waitFor(t, "the rejection at the origin", func() bool {
+		var ok bool
+		seen, ok = findRelocation(origin.list(t).Outbox, h2.Request.ID)
+		return ok && seen.State == RelocationStateRejected
+	})
+	if seen.Decision == nil || seen.Decision.Reason != "placement is outside our area" || seen.Decision.By != dest.code {
+		t.Fatalf("origin's view of the rejection: %+v", seen.Decision)
+	}
+	waitFor(t, "the rejection on the origin's case", func() bool {
+		r, ok := relocationOf(origin.readCase(t, c2.ID), h2.Request.ID)
+		return ok && r.Status == v1.RelocationRejected
+	})
+	if c := origin.readCase(t, c2.ID); c.State != v1.StateReceived || c.Responsible != origin.code {
+		t.Fatalf("rejected case at the origin: %s, responsible %s", c.State, c.Responsible)
+	}
+	if _, err := dest.store.Case(ctx, c2.ID, storage.Access{Actor: "test", Purpose: "check"}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("rejected case at the destination: %v, want not found", err)
+	}
+}
