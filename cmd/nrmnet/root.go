@@ -30,7 +30,7 @@ Each authority runs one node that holds its cases encrypted on its own disk.`,
 		newRestoreCommand(),
 		newRosterCommand(),
 		newUserCommand(), newCaseCommand(), newReportCommand(),
-		newVersionCommand(),
+		newVersionCommand(), newHealthcheckCommand(),
 	)
 	return root
 }
