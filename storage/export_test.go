@@ -242,3 +242,33 @@ func TestExportCasesStopsAndSaysSo(t *testing.T) {
 		}
 	})
 }
+
+// TestExportCasesAcrossChunks: more cases than one chunk of parallel
+// decoding, every one delivered once, in case ID order.
+func TestExportCasesAcrossChunks(t *testing.T) {
+	s := mustOpen(t, newMemNode(t))
+	want := map[v1.CaseID]bool{}
+	for range 2*exportChunk + 3 {
+		c := newCase(v1.NewID())
+		mustCreate(t, s, c)
+		want[c.ID] = true
+	}
+	got, err := exportAll(s, reporter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]v1.CaseID, len(got))
+	for i, c := range got {
+		ids[i] = c.ID
+		if !want[c.ID] {
+			t.Fatalf("case %s exported twice or never stored", c.ID)
+		}
+		delete(want, c.ID)
+	}
+	if len(want) != 0 {
+		t.Errorf("%d cases not exported", len(want))
+	}
+	if !slices.IsSorted(ids) {
+		t.Error("cases not in case ID order")
+	}
+}
