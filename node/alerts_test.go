@@ -318,8 +318,8 @@ func TestReceiveAlertRaisesOneTaskForAVariant(t *testing.T) {
 	if err != nil || done.ResolvedBy != "coord" {
 		t.Fatalf("resolve = %+v, %v", done, err)
 	}
-	if _, err := f.cb.ResolveTask(ctx, f.users[RoleSocialWorker], tasks[0].ID, ResolutionNotSameChild, "x"); !errors.Is(err, ErrConflict) {
-		t.Errorf("second resolution: %v, want ErrConflict", err)
+	if _, err := f.cb.ResolveTask(ctx, f.users[RoleSocialWorker], tasks[0].ID, ResolutionNotSameChild, "x"); !errors.Is(err, ErrNotAllowedNow) {
+		t.Errorf("second resolution: %v, want ErrNotAllowedNow", err)
 	}
 	if open, _ := f.cb.Tasks(ctx, f.users[RoleSocialWorker], true, 0); len(open) != 0 {
 		t.Errorf("open tasks after resolution: %d", len(open))

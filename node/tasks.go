@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	v1 "nrmnet/schemas/v1"
@@ -33,7 +34,7 @@ func (c *CrossBorder) Tasks(ctx context.Context, who Principal, openOnly bool, l
 // child (contact the issuer by the alert's route), not the same child, or
 // no action, with their reason (kept on this node). Nothing is shared by
 // resolving a task. A task is resolved once: a second resolution gets
-// ErrConflict.
+// ErrNotAllowedNow.
 func (c *CrossBorder) ResolveTask(ctx context.Context, who Principal, id v1.ID, resolution, reason string) (storage.MatchTask, error) {
 	if err := c.n.require(ctx, who, CanReviewMatches, storage.ActionMatchTaskResolve, string(id)); err != nil {
 		return storage.MatchTask{}, err
@@ -42,5 +43,8 @@ func (c *CrossBorder) ResolveTask(ctx context.Context, who Principal, id v1.ID, 
 		return storage.MatchTask{}, fmt.Errorf("%w: id: %q is not a task ID", ErrInvalid, truncate(string(id)))
 	}
 	t, err := c.store.ResolveMatchTask(ctx, id, resolution, reason, who.access("review a possible match", DefaultBasis))
+	if errors.Is(err, storage.ErrConflict) {
+		return t, fmt.Errorf("%w: %w", ErrNotAllowedNow, err)
+	}
 	return t, classify(err)
 }

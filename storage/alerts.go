@@ -87,7 +87,7 @@ type MatchTask struct {
 	Alert    v1.ID
 	Issuer   v1.AuthorityCode
 	Case     v1.CaseID
-	Strength string // the strongest identity key that met, e.g. "exact_date"
+	Strength string // the strongest identity key that met, e.g. "name_and_date_of_birth"
 	RaisedAt time.Time
 	// AlertExpiresAt is when the alert expires; the task outlives it.
 	AlertExpiresAt time.Time

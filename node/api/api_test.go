@@ -57,6 +57,15 @@ var routeCases = []routeCase{
 	{"GET", "/v1/reports/quarterly", node.CanReadReports, 200, func(*testNode, caseBody) (string, any, []string) {
 		return "/v1/reports/quarterly?quarter=2025-Q1", nil, nil
 	}},
+	{"POST", "/v1/cases/{id}/alerts", node.CanRaiseAlert, 201, func(_ *testNode, c caseBody) (string, any, []string) {
+		return "/v1/cases/" + string(c.ID) + "/alerts", map[string]any{"type": "missing", "urgency": "high",
+			"target_authorities": []string{"CMD"}, "contact": "duty_desk"}, nil
+	}},
+	{"GET", "/v1/alerts", node.CanRaiseAlert, 200, func(*testNode, caseBody) (string, any, []string) { return "/v1/alerts?limit=5", nil, nil }},
+	{"GET", "/v1/tasks", node.CanReviewMatches, 200, func(*testNode, caseBody) (string, any, []string) { return "/v1/tasks?status=all", nil, nil }},
+	{"POST", "/v1/tasks/{id}/resolve", node.CanReviewMatches, 200, func(tn *testNode, c caseBody) (string, any, []string) {
+		return "/v1/tasks/" + string(tn.openTask(c.ID).ID) + "/resolve", map[string]any{"resolution": "not_same_child", "reason": "different date of birth"}, nil
+	}},
 	{"GET", "/v1/overdue", node.CanSeeCounts, 200, func(*testNode, caseBody) (string, any, []string) { return "/v1/overdue", nil, nil }},
 	{"GET", "/v1/users", node.CanManageUsers, 200, func(*testNode, caseBody) (string, any, []string) { return "/v1/users", nil, nil }},
 	{"POST", "/v1/users", node.CanManageUsers, 201, func(*testNode, caseBody) (string, any, []string) {

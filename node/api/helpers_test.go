@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -57,6 +58,8 @@ type testNode struct {
 	clock  *testClock
 	tokens map[node.Role]string
 	ids    map[node.Role]string
+	cross  *node.CrossBorder
+	sent   *sentAlerts
 }
 
 var roleUserID = map[node.Role]string{
@@ -91,8 +94,19 @@ func newTestNode(t testing.TB, onDisk bool) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sent := &sentAlerts{}
+	cc := node.DefaultCrossBorderConfig()
+	_, cc.Signer, err = ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.Node, cc.Store, cc.Publisher, cc.Logger = n, s, sent, testLogger(t)
+	cross, err := node.NewCrossBorder(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ac := DefaultConfig()
-	ac.Node, ac.Logger = n, testLogger(t)
+	ac.Node, ac.Alerts, ac.Logger = n, cross, testLogger(t)
 	a, err := New(ac)
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +118,8 @@ func newTestNode(t testing.TB, onDisk bool) *testNode {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	tn := &testNode{t: t, store: s, node: n, api: a, srv: srv, clock: clock, tokens: map[node.Role]string{}, ids: map[node.Role]string{}}
+	tn := &testNode{t: t, store: s, node: n, api: a, srv: srv, clock: clock, tokens: map[node.Role]string{}, ids: map[node.Role]string{},
+		cross: cross, sent: sent}
 	for _, r := range node.Roles {
 		id := roleUserID[r]
 		_, tok, err := s.CreateUser(context.Background(), storage.User{ID: id, Name: "Test " + id, Role: string(r), Authority: testAuthority},
@@ -233,3 +248,35 @@ func (tn *testNode) auditSince(from int64) []v1.AuditEntry {
 }
 
 const purpose = "Nrmnet-Purpose"
+
+// sentAlerts is the federation as the API tests see it: it keeps every
+// alert handed to it.
+type sentAlerts struct {
+	mu     sync.Mutex
+	alerts []*v1.CrossBorderAlert
+}
+
+func (p *sentAlerts) PublishAlert(_ context.Context, a *v1.CrossBorderAlert) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := *a
+	p.alerts = append(p.alerts, &c)
+	return nil
+}
+
+func (p *sentAlerts) all() []*v1.CrossBorderAlert {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]*v1.CrossBorderAlert(nil), p.alerts...)
+}
+
+// openTask raises a match task on case c, as private matching would.
+func (tn *testNode) openTask(c v1.CaseID) storage.MatchTask {
+	tn.t.Helper()
+	t, _, err := tn.store.RaiseMatchTask(context.Background(), storage.MatchTask{Alert: v1.NewID(), Issuer: "CMD", Case: c,
+		Strength: "exact_date", AlertExpiresAt: tn.clock.Now().Add(24 * time.Hour)}, storage.Access{Actor: "node", Role: "node"})
+	if err != nil {
+		tn.t.Fatal(err)
+	}
+	return t
+}

@@ -50,6 +50,7 @@ func TestHostileBodiesChangeNothing(t *testing.T) {
 	if _, _, err := tn.store.CreateUser(context.Background(), storage.User{ID: "target", Name: "T", Role: "social_worker", Authority: testAuthority}, storage.Access{Actor: "node"}); err != nil {
 		t.Fatal(err)
 	}
+	task := tn.openTask(c.ID)
 	big := `{"views": "` + strings.Repeat("x", DefaultMaxBodyBytes) + `"}`
 	deep := strings.Repeat(`{"a":`, 40) + "1" + strings.Repeat("}", 40)
 	type attempt struct {
@@ -110,6 +111,23 @@ func TestHostileBodiesChangeNothing(t *testing.T) {
 			{"bad id", `{"id": "../etc", "name": "X", "role": "auditor"}`, "", 422, "invalid", "user id"},
 			{"taken id", `{"id": "target", "name": "X", "role": "auditor"}`, "", 409, "already_exists", "target"},
 			{"extra field", `{"id": "x", "name": "X", "role": "auditor", "token": "mine"}`, "", 400, "unknown_field", "token"},
+		}},
+		{"/v1/cases/" + string(c.ID) + "/alerts", node.RoleSocialWorker, []attempt{
+			{"a name smuggled in", `{"type": "missing", "urgency": "high", "contact": "duty_desk", "target_authorities": ["CMD"], "name": "Amira"}`, "", 400, "unknown_field", "name"},
+			{"a date of birth smuggled in", `{"type": "missing", "urgency": "high", "contact": "duty_desk", "national": true, "date_of_birth": "2010-01-01"}`, "", 400, "unknown_field", "date_of_birth"},
+			{"lifetime too long", `{"type": "missing", "urgency": "high", "contact": "duty_desk", "national": true, "lifetime_hours": 100000}`, "", 400, "invalid_field", "lifetime_hours"},
+			{"targets not a list", `{"type": "missing", "urgency": "high", "contact": "duty_desk", "target_authorities": "CMD"}`, "", 400, "invalid_field", "target_authorities"},
+			{"no targets", `{"type": "missing", "urgency": "high", "contact": "duty_desk"}`, "", 422, "invalid", "targets"},
+			{"unknown type", `{"type": "kidnap", "urgency": "high", "contact": "duty_desk", "national": true}`, "", 422, "invalid", "type"},
+			{"own authority", `{"type": "missing", "urgency": "high", "contact": "duty_desk", "target_authorities": ["ISL"]}`, "", 422, "invalid", "targets"},
+			{"unknown region", `{"type": "missing", "urgency": "high", "contact": "duty_desk", "target_regions": ["Atlantis"]}`, "", 422, "invalid", "regions"},
+			{"unknown authority", `{"type": "missing", "urgency": "high", "contact": "duty_desk", "target_authorities": ["ZZZ"]}`, "", 422, "invalid", "targets"},
+		}},
+		{"/v1/tasks/" + string(task.ID) + "/resolve", node.RoleSocialWorker, []attempt{
+			{"unknown resolution", `{"resolution": "share_everything", "reason": "x"}`, "", 400, "invalid_field", "resolution"},
+			{"no reason", `{"resolution": "same_child"}`, "", 400, "invalid_field", "reason"},
+			{"extra field", `{"resolution": "same_child", "reason": "x", "share": true}`, "", 400, "unknown_field", "share"},
+			{"reason too long", `{"resolution": "same_child", "reason": "` + strings.Repeat("r", 501) + `"}`, "", 422, "invalid", "reason"},
 		}},
 		{"/v1/users/target/revoke", node.RoleAdministrator, []attempt{
 			{"body with fields", `{"reason": "left"}`, "", 400, "unknown_field", "reason"},

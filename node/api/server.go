@@ -58,6 +58,9 @@ const DefaultMaxBodyBytes = 256 << 10
 type Config struct {
 	// Node is the authority's application (required).
 	Node Node
+	// Alerts is the node's cross-border work (alerts and match tasks); nil
+	// when the node is not federated, and its routes then answer 503.
+	Alerts Alerts
 	// MaxBodyBytes is the largest request body accepted; a larger one gets
 	// 413 and is not read further. Default 256 KiB: a case is at most a few
 	// tens of KiB of text.
@@ -102,6 +105,7 @@ type route struct {
 // http.Server (timeouts, TLS, shutdown).
 type Server struct {
 	node    Node
+	alerts  Alerts
 	log     *slog.Logger
 	maxBody int64
 	mux     *http.ServeMux
@@ -113,7 +117,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{node: cfg.Node, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, mux: http.NewServeMux()}
+	s := &Server{node: cfg.Node, alerts: cfg.Alerts, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -128,6 +132,10 @@ func New(cfg Config) (*Server, error) {
 		{Method: "POST", Path: "/v1/cases/{id}/views", h: s.recordViews},
 		{Method: "GET", Path: "/v1/cases/{id}/child-record", h: s.childRecord},
 		{Method: "GET", Path: "/v1/overdue", h: s.overdue},
+		{Method: "POST", Path: "/v1/cases/{id}/alerts", h: s.raiseAlert},
+		{Method: "GET", Path: "/v1/alerts", h: s.listAlerts},
+		{Method: "GET", Path: "/v1/tasks", h: s.listTasks},
+		{Method: "POST", Path: "/v1/tasks/{id}/resolve", h: s.resolveTask},
 		{Method: "GET", Path: "/v1/users", h: s.listUsers},
 		{Method: "POST", Path: "/v1/users", h: s.createUser},
 		{Method: "POST", Path: "/v1/users/{id}/revoke", h: s.revokeUser},
