@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"nrmnet/node/report"
 	"nrmnet/node/workflow"
 	v1 "nrmnet/schemas/v1"
 )
@@ -392,36 +391,5 @@ func TestRoleTable(t *testing.T) {
 	_, err := f.node.Apply(ctx, f.users[RoleNRMCoordinator], Change{Case: c.ID, Revision: 1, Event: workflow.TransferOut{To: "CMD", Request: v1.NewID()}})
 	if !errors.Is(err, ErrForbidden) {
 		t.Fatalf("direct transfer out: %v", err)
-	}
-}
-
-func TestQuarterlyReturnReadsEveryCaseAudited(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	for range 3 {
-		f.mustCreate(t)
-	}
-	before := f.auditSize(t)
-	ret, err := f.node.QuarterlyReturn(ctx, f.users[RoleRegionalCoordinator], report.QuarterOf(start))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ret.Quarter != report.QuarterOf(start) {
-		t.Fatalf("return for %v", ret.Quarter)
-	}
-	reads := 0
-	for _, e := range f.auditSince(t, before) {
-		if e.Action == v1.ActionCaseRead {
-			reads++
-			if e.Actor != "region" || e.Purpose != reportPurpose {
-				t.Errorf("report read audited as %+v", e)
-			}
-		}
-	}
-	if reads != 3 {
-		t.Fatalf("%d audited case reads for 3 cases", reads)
-	}
-	if _, err := f.node.QuarterlyReturn(ctx, f.users[RolePanelMember], report.QuarterOf(start)); !errors.Is(err, ErrForbidden) {
-		t.Fatalf("panel member: %v", err)
 	}
 }

@@ -1,0 +1,120 @@
+package node
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"nrmnet/node/report"
+	"nrmnet/schemas/synthetic"
+	"nrmnet/storage"
+)
+
+// BenchmarkQuarterlyReturn builds the quarterly return through the node
+// over NRMNET_BENCH_CASES (default 10,000) synthetic cases in an on-disk
+// store with the default configuration (SyncReads on), two ways, interleaved
+// op by op: reading every case one by one, each read audited (per-case, the
+// path before storage had ExportCases, still taken for a Store without it),
+// and one audited bulk read (bulk, ExportCases). It reports the median of
+// each and their ratio, bulk / per-case.
+func BenchmarkQuarterlyReturn(b *testing.B) {
+	n := 10000
+	if s := os.Getenv("NRMNET_BENCH_CASES"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	dir := b.TempDir()
+	sc := storage.DefaultConfig()
+	sc.DataDir = filepath.Join(dir, "data")
+	sc.KeysDir = filepath.Join(dir, "keys")
+	sc.Authority = testAuthority
+	if err := storage.CreateKeys(sc.KeysDir); err != nil {
+		b.Fatal(err)
+	}
+	s, err := storage.Open(sc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			b.Errorf("close store: %v", err)
+		}
+	})
+	cases := synthetic.New(7, synthetic.WithAuthority(testAuthority)).Cases(n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(cases); i = int(next.Add(1)) - 1 {
+				c := cases[i]
+				c.Revision = 1
+				if err := s.CreateCase(context.Background(), c, storage.Access{Actor: "bench"}); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		b.Fatal(err)
+	default:
+	}
+	cfg := DefaultConfig()
+	cfg.Store = s
+	cfg.Authority = testAuthority
+	nd, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	who := Principal{ID: "region", Name: "Bench", Role: RoleRegionalCoordinator, Authority: testAuthority}
+	q, err := report.ParseQuarter("2025-Q1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	build := func(read caseReader) time.Duration {
+		t0 := time.Now()
+		ret, err := nd.quarterlyReturn(ctx, who, q, read)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ret.Quarter != q {
+			b.Fatalf("return for %v", ret.Quarter)
+		}
+		return time.Since(t0)
+	}
+	var perCase, bulk []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		perCase = append(perCase, build(nd.allCases))
+		bulk = append(bulk, build(nd.reportCases))
+	}
+	b.StopTimer()
+	pc, bk := median(perCase), median(bulk)
+	b.ReportMetric(float64(pc.Milliseconds()), "per-case-ms")
+	b.ReportMetric(float64(bk)/float64(time.Millisecond), "bulk-ms")
+	b.ReportMetric(float64(bk)/float64(pc), "x-per-case")
+	b.ReportMetric(float64(n), "cases")
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
