@@ -31,8 +31,9 @@ type Config struct {
 	Authorities []v1.AuthorityCode
 	// Nodes is how many nodes to start when Authorities is empty; default 3.
 	Nodes int
-	// LogLevel is the lowest level logged to the test; default slog.LevelWarn.
-	LogLevel slog.Level
+	// LogLevel is the lowest level logged to the test; nil means
+	// slog.LevelWarn.
+	LogLevel slog.Leveler
 	// Patience bounds every wait for the network; default 30s.
 	Patience time.Duration
 }
@@ -44,7 +45,7 @@ func (c *Config) defaults(t testing.TB) {
 	if c.Nodes == 0 {
 		c.Nodes = 3
 	}
-	if c.LogLevel == 0 {
+	if c.LogLevel == nil {
 		c.LogLevel = slog.LevelWarn
 	}
 	if c.Patience == 0 {
