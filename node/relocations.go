@@ -537,15 +537,6 @@ func (rl *Relocations) Request(ctx context.Context, who Principal, nr NewRelocat
 	if c.Responsible != rl.n.authority || c.State == v1.StateTransferredOut || c.State == v1.StateClosed {
 		return Relocation{}, fmt.Errorf("%w: case %s is %s and held for %s: only a live case of this authority can be relocated", ErrNotAllowedNow, c.ID, c.State, c.Responsible)
 	}
-	list, err := rl.svc.List(ctx)
-	if err != nil {
-		return Relocation{}, rl.serviceErr(err)
-	}
-	for _, h := range list {
-		if h.Side == SideOrigin && h.Request.CaseRef == c.ID && !h.State.final() {
-			return Relocation{}, fmt.Errorf("%w: case %s already has relocation %s to %s (%s); revoke it or wait for its answer", ErrNotAllowedNow, c.ID, h.Request.ID, h.Request.Destination, h.State)
-		}
-	}
 	now := rl.n.now().UTC()
 	age, sex := matchkeys.AlertFields(c.Identity, now)
 	req := v1.RelocationRequest{
@@ -557,6 +548,15 @@ func (rl *Relocations) Request(ctx context.Context, who Principal, nr NewRelocat
 	}
 	if err := req.Validate(); err != nil {
 		return Relocation{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	list, err := rl.svc.List(ctx)
+	if err != nil {
+		return Relocation{}, rl.serviceErr(err)
+	}
+	for _, h := range list {
+		if h.Side == SideOrigin && h.Request.CaseRef == req.CaseRef && !h.State.final() {
+			return Relocation{}, fmt.Errorf("%w: case %s already has relocation %s to %s (%s); revoke it or wait for its answer", ErrNotAllowedNow, req.CaseRef, h.Request.ID, h.Request.Destination, h.State)
+		}
 	}
 	h, err := rl.svc.Request(ctx, who.ID, req)
 	if err != nil {

@@ -107,6 +107,7 @@ func newTestNode(t testing.TB, onDisk bool) *testNode {
 	}
 	ac := DefaultConfig()
 	ac.Node, ac.Alerts, ac.Logger = n, cross, testLogger(t)
+	ac.Relocations = newTestRelocations(t, n, s)
 	a, err := New(ac)
 	if err != nil {
 		t.Fatal(err)

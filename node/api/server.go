@@ -61,6 +61,9 @@ type Config struct {
 	// Alerts is the node's cross-border work (alerts and match tasks); nil
 	// when the node is not federated, and its routes then answer 503.
 	Alerts Alerts
+	// Relocations is the node's relocation hand-over; nil when the node is
+	// not federated, and its routes then answer 503.
+	Relocations Relocations
 	// MaxBodyBytes is the largest request body accepted; a larger one gets
 	// 413 and is not read further. Default 256 KiB: a case is at most a few
 	// tens of KiB of text.
@@ -110,6 +113,9 @@ type Server struct {
 	maxBody int64
 	mux     *http.ServeMux
 	routes  []route
+
+	// relocations is the relocation hand-over, or nil.
+	relocations Relocations
 }
 
 // New validates cfg and returns a Server with every route registered.
@@ -118,6 +124,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{node: cfg.Node, alerts: cfg.Alerts, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, mux: http.NewServeMux()}
+	s.relocations = cfg.Relocations
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -143,6 +150,7 @@ func New(cfg Config) (*Server, error) {
 		{Method: "GET", Path: "/v1/audit/entries", h: s.auditEntries},
 		{Method: "GET", Path: "/v1/reports/quarterly", h: s.quarterly},
 	}
+	s.routes = append(s.routes, s.relocationRoutes()...)
 	methods := map[string][]string{}
 	var paths []string
 	for _, rt := range s.routes {
