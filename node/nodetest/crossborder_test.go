@@ -3,6 +3,7 @@ package nodetest_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"nrmnet/federation/match"
 	"nrmnet/node"
 	"nrmnet/node/matchkeys"
 	"nrmnet/node/nodetest"
@@ -263,4 +265,50 @@ func storedBytes(t *testing.T, s *storage.Store, alert v1.ID) []byte {
 		t.Fatalf("seen-set: %v, %v", found, err)
 	}
 	return append(out, env...)
+}
+
+// The issuer's rules as wired: an authority the alert does not target is
+// refused its match query, and the refusal is audited; a target is
+// answered.
+func TestOnlyTargetsMayQueryAnAlert(t *testing.T) {
+	c := nodetest.New(t, nodetest.Config{Nodes: 3})
+	a, b, cn := c.Nodes[0], c.Nodes[1], c.Nodes[2]
+	ctx := context.Background()
+	now := time.Now()
+	d, err := matchkeys.New(matchkeys.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := synthetic.New(43, synthetic.WithAuthority(a.Authority), synthetic.WithClock(now))
+	child := g.Case()
+	aCase := mustRefer(t, a, child.Identity, child)
+	raised, err := a.CrossBorder.RaiseAlert(ctx, a.Coordinator, node.NewAlert{
+		Case: aCase, Type: v1.AlertRiskOfMovement, Urgency: v1.UrgencyStandard,
+		TargetAuthorities: []v1.AuthorityCode{b.Authority}, Contact: v1.ContactNRMCoordinator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alert := raised.Alert
+	cands := []match.Candidate{{Case: v1.NewID(), Keys: [][]byte{d.Keys(child.Identity)[0].Bytes}}}
+
+	qctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := cn.Receiver.Match(qctx, a.Host.ID(), &alert, cands); !errors.Is(err, match.ErrRefused) {
+		t.Errorf("untargeted %s: %v, want ErrRefused", cn.Authority, err)
+	}
+	got, err := b.Receiver.Match(qctx, a.Host.ID(), &alert, cands)
+	if err != nil || len(got) != 1 {
+		t.Errorf("target %s: %d matches, %v; want its one candidate (the child's own key)", b.Authority, len(got), err)
+	}
+	var denied, allowed bool
+	for _, e := range auditOf(t, a.Store) {
+		if e.Action != v1.ActionAlertMatchQuery || e.Subject != string(alert.ID) {
+			continue
+		}
+		denied = denied || (e.Recipient == string(cn.Authority) && e.Outcome == v1.AuditDenied)
+		allowed = allowed || (e.Recipient == string(b.Authority) && e.Outcome == v1.AuditAllowed)
+	}
+	if !denied || !allowed {
+		t.Errorf("A's audit: refusal of %s recorded %v, answer to %s recorded %v", cn.Authority, denied, b.Authority, allowed)
+	}
 }
