@@ -64,6 +64,9 @@ type Config struct {
 	// Relocations is the node's relocation hand-over; nil when the node is
 	// not federated, and its routes then answer 503.
 	Relocations Relocations
+	// Panels is the node's combined panels; nil when it sits on none, and
+	// the panel routes then answer 503.
+	Panels Panels
 	// MaxBodyBytes is the largest request body accepted; a larger one gets
 	// 413 and is not read further. Default 256 KiB: a case is at most a few
 	// tens of KiB of text.
@@ -109,6 +112,7 @@ type route struct {
 type Server struct {
 	node    Node
 	alerts  Alerts
+	panels  Panels
 	log     *slog.Logger
 	maxBody int64
 	mux     *http.ServeMux
@@ -129,6 +133,7 @@ func New(cfg Config) (*Server, error) {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s.log = s.log.With("component", "api")
+	s.panels = cfg.Panels
 	s.routes = []route{
 		{Method: "GET", Path: "/v1/openapi", Public: true, h: s.openAPI},
 		{Method: "GET", Path: "/v1/whoami", h: s.whoami},
@@ -150,6 +155,7 @@ func New(cfg Config) (*Server, error) {
 		{Method: "GET", Path: "/v1/audit/entries", h: s.auditEntries},
 		{Method: "GET", Path: "/v1/reports/quarterly", h: s.quarterly},
 	}
+	s.routes = append(s.routes, s.panelRoutes()...)
 	s.routes = append(s.routes, s.relocationRoutes()...)
 	methods := map[string][]string{}
 	var paths []string
