@@ -181,7 +181,7 @@ func (s *Store) reapplyRevocationRequest(l revocationRecord) *request {
 			return nil, err
 		}
 		e := s.entry(who, v1.ActionUserRevoke, l.UserID)
-		e.Reason = fmt.Sprintf("revoked at %s by %s; the data directory held the user live (restored from a backup taken before the revocation)",
+		e.Reason = fmt.Sprintf("revoked at %s by %s; the data directory held the user live (restored from a backup taken before the revocation, or the revocation was interrupted)",
 			time.Unix(0, l.RevokedAt).UTC().Format(time.RFC3339), l.RevokedBy)
 		if rec.RevokedAt == 0 {
 			rec.RevokedAt, rec.RevokedBy = l.RevokedAt, l.RevokedBy

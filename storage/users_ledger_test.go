@@ -158,3 +158,61 @@ func TestRevokeInTheSameGroupAsCreation(t *testing.T) {
 		t.Fatalf("User = %+v, %v", u, err)
 	}
 }
+
+// TestInterruptedRevocationCompletedAtOpen: a revocation that reached the
+// ledger but not data/ (the node stopped between the two) is completed by
+// the next Open, and audited.
+func TestInterruptedRevocationCompletedAtOpen(t *testing.T) {
+	cfg := newNode(t)
+	s := mustOpenNoCleanup(t, cfg)
+	_, token := mustCreateUser(t, s, "e.ross", "social_worker")
+	// What RevokeUser's prepare writes before the data transaction.
+	if err := s.recordRevocation(revocationRecord{UserID: "e.ross", RevokedAt: fixed.UnixNano(), RevokedBy: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	before := mustVerify(t, s)
+	mustClose(t, s)
+
+	s = mustOpen(t, cfg)
+	if u, err := s.UserByToken(token); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("token of a user revoked in the ledger: %+v, %v", u, err)
+	}
+	u, err := s.User("e.ross")
+	if err != nil || !u.Revoked() || !u.RevokedAt.Equal(fixed) || u.RevokedBy != "admin" {
+		t.Fatalf("User = %+v, %v; want revoked at %v by admin", u, err, fixed)
+	}
+	es := auditFrom(t, s, before)
+	if len(es) != 1 || es[0].Action != v1.ActionUserRevoke || es[0].Actor != "node" || es[0].Subject != "e.ross" {
+		t.Errorf("completion audited as %+v", es)
+	}
+}
+
+// FuzzRevocationEntry: decodeRevocation refuses what is not a revocation
+// record with a valid user ID and time, and what it accepts round-trips.
+func FuzzRevocationEntry(f *testing.F) {
+	good, err := schemas.Marshal(revocationRecord{UserID: "a.khan", RevokedAt: fixed.UnixNano(), RevokedBy: "admin"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte{})
+	f.Add([]byte{0xa0})
+	f.Add(good[:len(good)-3])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rec, err := decodeRevocation(data)
+		if err != nil {
+			return
+		}
+		if ValidateUserID(rec.UserID) != nil || rec.RevokedAt == 0 {
+			t.Fatalf("accepted %+v", rec)
+		}
+		enc, err := schemas.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := decodeRevocation(enc)
+		if err != nil || again != rec {
+			t.Fatalf("round trip: %+v, %v; want %+v", again, err, rec)
+		}
+	})
+}
