@@ -1,11 +1,18 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,8 +97,31 @@ func fromRPCError(err error) error {
 	return &classified{sentinel: s, err: err}
 }
 
+// logSink keeps every log line of the test's nodes (and sends it to t),
+// so the test can search them for case content.
+type logSink struct {
+	mu  sync.Mutex
+	t   testing.TB
+	buf bytes.Buffer
+}
+
+func (w *logSink) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+func (w *logSink) contains(s string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return bytes.Contains(w.buf.Bytes(), []byte(s))
+}
+
 // authorityNode is one whole authority node in a test.
 type authorityNode struct {
+	dirs    []string // every directory the node writes
 	code    v1.AuthorityCode
 	key     ed25519.PrivateKey
 	store   *storage.Store
@@ -153,9 +183,10 @@ func relRoster(t *testing.T, serial uint64, nodes []*authorityNode, addrs map[v1
 // startAuthorities starts whole nodes for codes, in the order the
 // composition root uses: store, node, custody, host, hand-over store,
 // relocation service, relocations. Cleanup closes in reverse.
-func startAuthorities(t *testing.T, codes ...v1.AuthorityCode) []*authorityNode {
+func startAuthorities(t *testing.T, sink *logSink, codes ...v1.AuthorityCode) []*authorityNode {
 	t.Helper()
 	ctx := context.Background()
+	testLogger := func(testing.TB) *slog.Logger { return slog.New(slog.NewTextHandler(sink, nil)) }
 	nodes := make([]*authorityNode, len(codes))
 	for i, code := range codes {
 		dir := t.TempDir()
@@ -186,7 +217,7 @@ func startAuthorities(t *testing.T, codes ...v1.AuthorityCode) []*authorityNode 
 		if err != nil {
 			t.Fatal(err)
 		}
-		nodes[i] = &authorityNode{code: code, key: relKey(byte(150 + i)), store: st, node: n, custody: cust,
+		nodes[i] = &authorityNode{dirs: []string{dir}, code: code, key: relKey(byte(150 + i)), store: st, node: n, custody: cust,
 			worker: Principal{ID: u.ID, Name: u.Name, Role: RoleSocialWorker, Authority: code}}
 	}
 	// Hosts: first on a roster without addresses, then on one with them.
@@ -216,7 +247,9 @@ func startAuthorities(t *testing.T, codes ...v1.AuthorityCode) []*authorityNode 
 		if err := an.host.UpdateRoster(second); err != nil {
 			t.Fatal(err)
 		}
-		hs, err := rpc.OpenBadgerStore(rpc.BadgerConfig{Dir: t.TempDir(), EncryptionKey: make([]byte, 32), Logger: testLogger(t)})
+		hdir := t.TempDir()
+		an.dirs = append(an.dirs, hdir)
+		hs, err := rpc.OpenBadgerStore(rpc.BadgerConfig{Dir: hdir, EncryptionKey: make([]byte, 32), Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,7 +377,8 @@ func TestRelocationBetweenTwoNodes(t *testing.T) {
 		t.Skip("starts two libp2p hosts")
 	}
 	ctx := context.Background()
-	nodes := startAuthorities(t, "ISL", "CMD")
+	sink := &logSink{t: t}
+	nodes := startAuthorities(t, sink, "ISL", "CMD")
 	origin, dest := nodes[0], nodes[1]
 
 	c := origin.referral(t, true)
@@ -480,5 +514,85 @@ func TestRelocationBetweenTwoNodes(t *testing.T) {
 	}
 	if _, err := dest.store.Case(ctx, c2.ID, storage.Access{Actor: "test", Purpose: "check"}); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("rejected case at the destination: %v, want not found", err)
+	}
+
+	// No log line of either node holds the child's name or date of birth,
+	// and no file either node wrote holds them in the clear (the case
+	// stores and the hand-over stores are encrypted at rest).
+	probe := t.TempDir() // the search finds a canary where there is one
+	if err := os.WriteFile(filepath.Join(probe, "plain"), []byte("x Zzqxvyt x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if fileHolding(t, probe, "Zzqxvyt") == "" {
+		t.Fatal("the file search misses a canary in the clear")
+	}
+	for _, canary := range []string{"Canaryname", "Zzqxvyt", "2011-02-19"} {
+		if sink.contains(canary) {
+			t.Errorf("a log line holds %q", canary)
+		}
+		for _, an := range nodes {
+			for _, dir := range an.dirs {
+				if f := fileHolding(t, dir, canary); f != "" {
+					t.Errorf("%s: %s holds %q in the clear", an.code, f, canary)
+				}
+			}
+		}
+	}
+}
+
+// fileHolding returns a file under dir whose bytes contain s, or "".
+func fileHolding(t *testing.T, dir, s string) string {
+	t.Helper()
+	found := ""
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || found != "" {
+			return err
+		}
+		hit, err := holds(path, []byte(s))
+		if hit {
+			found = path
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// holds reports whether the file at path contains s. Badger preallocates
+// its value logs sparsely (up to a GiB each), so only the extents that hold
+// data are read (SEEK_DATA and SEEK_HOLE; a file system without them reads
+// the file whole). A match across two extents is not looked for: Badger
+// writes a value in one piece.
+func holds(path string, s []byte) (bool, error) {
+	const seekData, seekHole = 3, 4
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var off int64
+	for {
+		start, err := f.Seek(off, seekData)
+		if errors.Is(err, syscall.ENXIO) {
+			return false, nil // no data after off
+		}
+		if err != nil { // no SEEK_DATA here: read it whole
+			b, err := os.ReadFile(path)
+			return bytes.Contains(b, s), err
+		}
+		end, err := f.Seek(start, seekHole)
+		if err != nil {
+			return false, err
+		}
+		b := make([]byte, end-start)
+		if _, err := f.ReadAt(b, start); err != nil && !errors.Is(err, io.EOF) {
+			return false, err
+		}
+		if bytes.Contains(b, s) {
+			return true, nil
+		}
+		off = end
 	}
 }
