@@ -31,6 +31,7 @@ Each authority runs one node that holds its cases encrypted on its own disk.`,
 		newRosterCommand(),
 		newUserCommand(), newCaseCommand(), newReportCommand(),
 		newVersionCommand(), newHealthcheckCommand(),
+		newPanelCommand(),
 	)
 	return root
 }
