@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"nrmnet/federation/gossip"
 	"nrmnet/federation/roster"
 	"nrmnet/node"
+	"nrmnet/node/matchkeys"
 	"nrmnet/node/web"
 	"nrmnet/schemas/authority"
 	"nrmnet/schemas/synthetic"
@@ -817,51 +819,135 @@ func (ix *devnetIndex) Close() error {
 	return err
 }
 
-// devnetAlerts are the cross-border alerts a new devnet raises: minimal, as
-// every alert is (no identity field exists in the type).
+// devnetAlerts are the cross-border alerts a new devnet raises, each about
+// a new synthetic case of its issuer's. Where Variant is set, the first
+// target also holds the same child as it might have recorded them
+// (synthetic.Variant), so private matching raises a live match task there.
 var devnetAlerts = []struct {
 	Issuer  authority.Code
 	Type    v1.AlertType
 	Targets []authority.Code
-	Age     v1.AgeBand
-	Sex     v1.Sex
+	Variant bool
 }{
-	{"ISL", v1.AlertCountyLines, []authority.Code{"HCK", "LBH"}, v1.Age13To15, v1.SexMale},
-	{"CMD", v1.AlertMissing, []authority.Code{"ISL"}, v1.Age16To17, v1.SexFemale},
-	{"KEN", v1.AlertMayBeInArea, []authority.Code{"MDW"}, v1.Age16To17, v1.SexMale},
+	{"ISL", v1.AlertCountyLines, []authority.Code{"HCK", "LBH"}, true},
+	{"CMD", v1.AlertMissing, []authority.Code{"ISL"}, false},
+	{"KEN", v1.AlertMayBeInArea, []authority.Code{"MDW"}, true},
 }
 
-// raiseDevnetAlerts publishes devnetAlerts from those of their issuers that
-// are running, through each issuer's gossip service: each is durable in the
-// issuer's outbox until every target acknowledges it. It returns a line per
-// alert for the operator; a failure is logged and reported, not fatal.
+// raiseDevnetAlerts raises devnetAlerts from those of their issuers that
+// are running, through each issuer's node.CrossBorder, so that they carry
+// match tokens; each is durable in the issuer's outbox until every target
+// acknowledges it. Targets not on the issuer's roster are left out. It
+// returns a line per alert for the operator; a failure is logged and
+// reported, not fatal. It runs once, when the devnet is created.
 func raiseDevnetAlerts(ctx context.Context, nodes []*runningNode, log *slog.Logger) []string {
 	byCode := map[authority.Code]*runningNode{}
 	for _, n := range nodes {
 		byCode[n.Authority] = n
 	}
 	var lines []string
-	now := time.Now().UTC().Truncate(time.Second)
-	for _, a := range devnetAlerts {
+	fail := func(issuer authority.Code, err error) {
+		log.Warn("devnet: raise alert", "issuer", string(issuer), "err", err)
+		lines = append(lines, fmt.Sprintf("  alert from %s not raised: %v", issuer, err))
+	}
+	for i, a := range devnetAlerts {
 		n, ok := byCode[a.Issuer]
 		if !ok {
 			continue
 		}
-		alert := &v1.CrossBorderAlert{
-			ID: v1.NewID(), Type: a.Type, Issuer: a.Issuer, TargetAuthorities: a.Targets,
-			Urgency: v1.UrgencyHigh, IssuedAt: now, ExpiresAt: now.Add(7 * 24 * time.Hour),
-			Contact: v1.ContactDutyDesk, LegalBasis: v1.BasisSafeguardingChildren,
-			AgeBand: a.Age, Sex: a.Sex, Exploitation: []v1.ExploitationType{v1.ExploitationCriminal},
+		var targets []authority.Code
+		for _, t := range a.Targets {
+			if _, ok := n.host.Roster().Member(t); ok {
+				targets = append(targets, t)
+			}
 		}
-		receipt, err := n.gossip.Publish(ctx, alert)
-		if err != nil {
-			log.Warn("devnet: raise alert", "issuer", string(a.Issuer), "err", err)
-			lines = append(lines, fmt.Sprintf("  alert from %s not raised: %v", a.Issuer, err))
+		if len(targets) == 0 {
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("Raised a %s alert from %s to %s (%s)", strings.ReplaceAll(string(a.Type), "_", " "), a.Issuer, joinAuthorityCodes(receipt.Targets), receipt.ID))
+		base, variant, err := devnetAlertChild(int64(i)+1, a.Issuer, time.Now().UTC())
+		if err != nil {
+			fail(a.Issuer, err)
+			continue
+		}
+		issued, err := devnetRefer(ctx, n, base.Identity, base)
+		if err != nil {
+			fail(a.Issuer, fmt.Errorf("case: %w", err))
+			continue
+		}
+		matchNote := ""
+		if t, ok := byCode[targets[0]]; ok && a.Variant {
+			// The variant is stored before the alert is raised, so the
+			// target's matching finds it when the alert arrives.
+			if _, err := devnetRefer(ctx, t, variant, base); err != nil {
+				fail(a.Issuer, fmt.Errorf("variant on %s: %w", t.Authority, err))
+				continue
+			}
+			matchNote = fmt.Sprintf("; %s holds a variant of the child, so a match task appears there", t.Authority)
+		}
+		raised, err := n.alerts.RaiseAlert(ctx, devnetWorker(a.Issuer), node.NewAlert{
+			Case: issued, Type: a.Type, Urgency: v1.UrgencyHigh, TargetAuthorities: targets,
+			Contact: v1.ContactDutyDesk, LegalBasis: v1.BasisSafeguardingChildren,
+		})
+		if err != nil {
+			fail(a.Issuer, err)
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("Raised a %s alert from %s to %s (%s) about case %s%s",
+			strings.ReplaceAll(string(a.Type), "_", " "), a.Issuer, joinAuthorityCodes(targets), raised.Alert.ID, issued, matchNote))
 	}
 	return lines
+}
+
+// devnetWorker is the devnet's social worker at an authority (addDevnetUsers
+// adds one per role).
+func devnetWorker(code authority.Code) node.Principal {
+	return node.Principal{
+		ID: strings.ToLower(string(code)) + ".social-worker", Role: node.RoleSocialWorker, Authority: code,
+	}
+}
+
+// devnetAlertChild draws a synthetic child whose variant shares an identity
+// key with the original and passes the alert's age and sex narrowing, as
+// about four in five variants do.
+func devnetAlertChild(seed int64, issuer authority.Code, now time.Time) (*v1.Case, v1.ChildIdentity, error) {
+	d, err := matchkeys.New(matchkeys.DefaultConfig())
+	if err != nil {
+		return nil, v1.ChildIdentity{}, err
+	}
+	g := synthetic.New(seed, synthetic.WithAuthority(issuer), synthetic.WithClock(now))
+	for range 100 {
+		c := g.Case()
+		v := g.Variant(c)
+		band, sex := matchkeys.AlertFields(c.Identity, now)
+		if sharesMatchKey(d, c.Identity, v) && d.Candidate(v, now, band, sex) {
+			return c, v, nil
+		}
+	}
+	return nil, v1.ChildIdentity{}, errors.New("no synthetic child with a matching variant in 100 draws")
+}
+
+func sharesMatchKey(d *matchkeys.Deriver, a, b v1.ChildIdentity) bool {
+	for _, x := range d.Keys(a) {
+		for _, y := range d.Keys(b) {
+			if bytes.Equal(x.Bytes, y.Bytes) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// devnetRefer records a referral of the child id on n, with the referral
+// and safeguarding of from, by n's devnet social worker.
+func devnetRefer(ctx context.Context, n *runningNode, id v1.ChildIdentity, from *v1.Case) (v1.CaseID, error) {
+	r, err := n.app.CreateReferral(ctx, devnetWorker(n.Authority), node.NewReferral{
+		Identity: id, Referral: from.Referral, Safeguarding: from.Safeguarding, Risk: v1.RAGAmber,
+		RiskReason: "synthetic devnet case",
+	})
+	if err != nil {
+		return "", err
+	}
+	return r.Case.ID, nil
 }
 
 func joinAuthorityCodes(cs []authority.Code) string {

@@ -18,6 +18,7 @@ import (
 	"nrmnet/node"
 	"nrmnet/schemas/authority"
 	v1 "nrmnet/schemas/v1"
+	"nrmnet/storage"
 )
 
 // testLog is a logger that writes to t until the test ends (libp2p may log
@@ -366,7 +367,9 @@ func TestHeartbeatsReachCoordinatorView(t *testing.T) {
 // TestDevnetAlertsAreDeliveredAndAcknowledged raises the devnet's alerts in
 // the small federation and checks that each target records the receipt in
 // its audit log and that the issuer's outbox empties as the
-// acknowledgements arrive.
+// acknowledgements arrive. ISL's alert is about a child HCK also holds, as
+// recorded differently, so private matching raises one task on HCK, on
+// that case; ISL, which holds no variant of CMD's child, gets none.
 func TestDevnetAlertsAreDeliveredAndAcknowledged(t *testing.T) {
 	_, _, nodes := startSmallFederation(t, time.Second)
 	for _, n := range nodes {
@@ -397,13 +400,28 @@ func TestDevnetAlertsAreDeliveredAndAcknowledged(t *testing.T) {
 		}
 		return c
 	}
+	tasks := func(n *runningNode) []storage.MatchTask {
+		ts, err := n.alerts.Tasks(ctx, devnetWorker(n.Authority), false, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts
+	}
 	deadline := time.Now().Add(time.Minute)
 	for {
 		isl, cmd, hck := nodes[0], nodes[1], nodes[2]
-		done := received(hck) >= 1 && received(isl) >= 1 && isl.store.OutboxDepth() == 0 && cmd.store.OutboxDepth() == 0
+		done := received(hck) >= 1 && received(isl) >= 1 && isl.store.OutboxDepth() == 0 && cmd.store.OutboxDepth() == 0 &&
+			len(tasks(hck)) >= 1
 		if done {
 			if received(cmd) != 0 {
 				t.Errorf("CMD recorded %d alert receipts; no alert targets it", received(cmd))
+			}
+			ts := tasks(hck)
+			if len(ts) != 1 || ts[0].Issuer != "ISL" || !ts[0].Open() || !strings.Contains(lines[0], "HCK holds a variant") {
+				t.Errorf("HCK's tasks = %+v; want one open task on ISL's alert", ts)
+			}
+			if ts := tasks(isl); len(ts) != 0 {
+				t.Errorf("ISL has %d match tasks; it holds no variant of CMD's child", len(ts))
 			}
 			return
 		}

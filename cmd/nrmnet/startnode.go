@@ -25,6 +25,7 @@ import (
 
 	"nrmnet/federation"
 	"nrmnet/federation/gossip"
+	"nrmnet/federation/match"
 	"nrmnet/federation/roster"
 	"nrmnet/node"
 	"nrmnet/node/api"
@@ -33,6 +34,10 @@ import (
 	v1 "nrmnet/schemas/v1"
 	"nrmnet/storage"
 )
+
+// alertExpiryInterval is how often a node drops expired alerts (their
+// match keys included); match tasks outlive their alerts.
+const alertExpiryInterval = 10 * time.Minute
 
 // startOptions are what a caller of startNode adds to the node's config.yaml.
 type startOptions struct {
@@ -69,6 +74,9 @@ type runningNode struct {
 	app      *node.Node
 	host     *federation.Host
 	gossip   *gossip.Service
+	alerts   *node.CrossBorder
+	issuer   *match.Issuer
+	receiver *match.Receiver
 	presence *presence
 	status   *regionStatus
 	metrics  *prometheus.Registry
@@ -227,10 +235,53 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 		return nil, err
 	}
 
+	ncfg := node.DefaultConfig()
+	ncfg.Store, ncfg.Authority = n.store, cfg.Authority
+	ncfg.Logger = log.With("component", "node")
+	if n.app, err = node.New(ncfg); err != nil {
+		return nil, err
+	}
+
+	// Cross-border alerts: the receiver asks other issuers about this
+	// node's cases; CrossBorder raises, receives and matches; the issuer
+	// answers other nodes' match queries about the alerts raised here. The
+	// publisher and token issuer are bound once gossip and the issuer run.
+	rc := match.DefaultReceiverConfig()
+	rc.Host = n.host.Libp2p()
+	rc.Logger = log.With("component", "match")
+	if n.receiver, err = match.NewReceiver(rc); err != nil {
+		return nil, err
+	}
+	pub, tok := &publisher{}, &tokenIssuer{}
+	cc := node.DefaultCrossBorderConfig()
+	cc.Node, cc.Store, cc.Signer = n.app, n.store, set.identity
+	cc.Publisher, cc.Issuer = pub, tok
+	cc.Matcher = matcher{host: n.host, receiver: n.receiver}
+	cc.Logger = log.With("component", "crossborder")
+	if n.alerts, err = node.NewCrossBorder(cc); err != nil {
+		return nil, err
+	}
+	ic := match.DefaultIssuerConfig()
+	ic.Host, ic.Keys = n.host.Libp2p(), matchKeyStore{n.store}
+	ic.Authorize, ic.Audit = issuerHooks(n.host, n.alerts)
+	ic.Logger = log.With("component", "match")
+	if n.issuer, err = match.NewIssuer(ic); err != nil {
+		return nil, err
+	}
+	tok.is.Store(n.issuer)
+
 	gc := gossip.DefaultConfig()
 	gc.Host, gc.Identity = n.host, set.identity
 	gc.Outbox, gc.Seen = outboxAdapter{n.store}, n.store
-	gc.Handler = receivedAlerts{store: n.store}
+	cb := n.alerts
+	gc.Handler = gossip.AlertHandlerFunc(func(ctx context.Context, r gossip.Received) error {
+		return cb.ReceiveAlert(ctx, r.Alert, r.Via)
+	})
+	gc.OnAck = func(a gossip.AckReceived) {
+		if err := cb.RecordAck(n.ctx, a.Ack.AlertID, a.Ack.From); err != nil && n.ctx.Err() == nil {
+			log.Error("recording an alert acknowledgement failed", "alert", string(a.Ack.AlertID), "from", string(a.Ack.From), "err", err)
+		}
+	}
 	gc.Status = n.status.heartbeatStatus
 	gc.Version = buildVersion()
 	gc.Registry = n.metrics
@@ -241,16 +292,12 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	if n.gossip, err = gossip.New(ctx, gc); err != nil {
 		return nil, err
 	}
+	pub.svc.Store(n.gossip)
 	n.status.reports = n.gossip
 
-	ncfg := node.DefaultConfig()
-	ncfg.Store, ncfg.Authority = n.store, cfg.Authority
-	ncfg.Logger = log.With("component", "node")
-	if n.app, err = node.New(ncfg); err != nil {
-		return nil, err
-	}
 	acfg := api.DefaultConfig()
 	acfg.Node = n.app
+	acfg.Alerts = n.alerts
 	acfg.Logger = log.With("component", "api")
 	jsonAPI, err := api.New(acfg)
 	if err != nil {
@@ -296,7 +343,25 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
-	n.wg.Add(3)
+	n.wg.Add(4)
+	go func() {
+		defer n.wg.Done()
+		t := time.NewTicker(alertExpiryInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-t.C:
+				k, err := n.alerts.ExpireAlerts(n.ctx)
+				if err != nil && n.ctx.Err() == nil {
+					log.Warn("expiring alerts", "err", err)
+				} else if k > 0 {
+					log.Info("alerts expired", "count", k)
+				}
+			}
+		}
+	}()
 	go func() {
 		defer n.wg.Done()
 		t := time.NewTicker(n.status.ttl / 2)
@@ -385,6 +450,16 @@ func (n *runningNode) Close() error {
 		if n.gossip != nil {
 			if err := n.gossip.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("gossip: %w", err))
+			}
+		}
+		if n.issuer != nil {
+			if err := n.issuer.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("match issuer: %w", err))
+			}
+		}
+		if n.receiver != nil {
+			if err := n.receiver.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("match receiver: %w", err))
 			}
 		}
 		if n.host != nil {
@@ -790,17 +865,3 @@ func (a outboxAdapter) ExpireOutbox(ctx context.Context, now time.Time) (int, er
 }
 
 func (a outboxAdapter) OutboxDepth() int { return a.s.OutboxDepth() }
-
-// receivedAlerts is the alert handler until the node takes alerts itself
-// (matching against its cases): it records the receipt in the audit log.
-// The alert's envelope is kept by the gossip layer's seen-set, and the
-// issuer gets its acknowledgement.
-type receivedAlerts struct{ store *storage.Store }
-
-func (h receivedAlerts) HandleAlert(ctx context.Context, r gossip.Received) error {
-	return h.store.Audit(ctx, &v1.AuditEntry{
-		At: time.Now().UTC(), Actor: "node", Role: "node", Action: v1.ActionAlertReceive,
-		Subject: string(r.Alert.ID), Recipient: string(r.Alert.Issuer), LegalBasis: r.Alert.LegalBasis,
-		Purpose: "cross-border alert received by " + r.Via, Outcome: v1.AuditAllowed,
-	})
-}
