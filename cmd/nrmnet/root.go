@@ -29,7 +29,7 @@ Each authority runs one node that holds its cases encrypted on its own disk.`,
 		newBackupCommand(),
 		newRestoreCommand(),
 		newRosterCommand(),
-		newUserCommand(), newCaseCommand(), newReportCommand(),
+		newUserCommand(), newCaseCommand(), newReportCommand(), newBenchCommand(),
 		newVersionCommand(), newHealthcheckCommand(),
 		newPanelCommand(),
 	)

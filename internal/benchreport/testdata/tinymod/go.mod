@@ -1,0 +1,3 @@
+module nrmnet
+
+go 1.26
