@@ -371,7 +371,8 @@ func (an *authorityNode) audited(t *testing.T, action v1.AuditAction, subject st
 // (responsible, transfer-in clock running), is transferred out at the
 // origin, and both audit logs hold the share with its legal basis. The
 // origin then cannot revoke. A second request is rejected and the origin
-// sees the rejection with its reason.
+// sees the rejection with its reason; a third is revoked before the
+// destination decides, and can no longer be accepted.
 func TestRelocationBetweenTwoNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two libp2p hosts")
@@ -515,6 +516,30 @@ func TestRelocationBetweenTwoNodes(t *testing.T) {
 	if _, err := dest.store.Case(ctx, c2.ID, storage.Access{Actor: "test", Purpose: "check"}); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("rejected case at the destination: %v, want not found", err)
 	}
+
+	// Revoked before the destination decided: both sides end revoked, and
+	// the destination can no longer accept.
+	c3 := origin.referral(t, false)
+	h3, err := origin.rel.Request(ctx, origin.worker, NewRelocation{Case: c3.ID, Destination: dest.code,
+		Reason: v1.ReasonFamily, Urgency: v1.UrgencyStandard})
+	if err != nil {
+		t.Fatalf("Request 3: %v", err)
+	}
+	waitFor(t, "the third offer", func() bool { _, ok := findRelocation(dest.list(t).Inbox, h3.Request.ID); return ok })
+	if _, err := origin.rel.Revoke(ctx, origin.worker, h3.Request.ID, "the family stayed"); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	waitFor(t, "the revocation at the destination", func() bool {
+		r, ok := findRelocation(dest.list(t).Inbox, h3.Request.ID)
+		return ok && r.State == RelocationStateRevoked
+	})
+	if _, err := dest.rel.Accept(ctx, dest.worker, h3.Request.ID); !errors.Is(err, ErrNotAllowedNow) {
+		t.Fatalf("accept after revoke: %v, want ErrNotAllowedNow", err)
+	}
+	waitFor(t, "the revocation on the origin's case", func() bool {
+		r, ok := relocationOf(origin.readCase(t, c3.ID), h3.Request.ID)
+		return ok && r.Status == v1.RelocationRevoked
+	})
 
 	// No log line of either node holds the child's name or date of birth,
 	// and no file either node wrote holds them in the clear (the case
