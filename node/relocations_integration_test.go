@@ -122,6 +122,11 @@ func (w *logSink) contains(s string) bool {
 // authorityNode is one whole authority node in a test.
 type authorityNode struct {
 	dirs    []string // every directory the node writes
+	caseDir string
+	handDir string
+	addr    string // the host's listen address, on the roster
+	roster  []byte
+	logger  func() *slog.Logger
 	code    v1.AuthorityCode
 	key     ed25519.PrivateKey
 	store   *storage.Store
@@ -181,112 +186,151 @@ func relRoster(t *testing.T, serial uint64, nodes []*authorityNode, addrs map[v1
 }
 
 // startAuthorities starts whole nodes for codes, in the order the
-// composition root uses: store, node, custody, host, hand-over store,
-// relocation service, relocations. Cleanup closes in reverse.
+// composition root uses: case store, node, custody, host, hand-over store,
+// relocation service, relocations. stop closes them in reverse.
 func startAuthorities(t *testing.T, sink *logSink, codes ...v1.AuthorityCode) []*authorityNode {
 	t.Helper()
-	ctx := context.Background()
-	testLogger := func(testing.TB) *slog.Logger { return slog.New(slog.NewTextHandler(sink, nil)) }
 	nodes := make([]*authorityNode, len(codes))
 	for i, code := range codes {
-		dir := t.TempDir()
-		sc := storage.DefaultConfig()
-		sc.DataDir, sc.KeysDir = filepath.Join(dir, "data"), filepath.Join(dir, "keys")
-		sc.Authority = code
-		sc.Logger = testLogger(t).With("authority", string(code))
-		if err := storage.CreateKeys(sc.KeysDir); err != nil {
+		an := &authorityNode{code: code, key: relKey(byte(150 + i)), caseDir: t.TempDir(), handDir: t.TempDir(),
+			logger: func() *slog.Logger { return slog.New(slog.NewTextHandler(sink, nil)).With("authority", string(code)) }}
+		an.dirs = []string{an.caseDir, an.handDir}
+		if err := storage.CreateKeys(filepath.Join(an.caseDir, "keys")); err != nil {
 			t.Fatal(err)
 		}
-		st, err := storage.Open(sc)
+		an.openCases(t)
+		u, _, err := an.store.CreateUser(context.Background(), storage.User{ID: "sw-" + strings.ToLower(string(code)), Name: "Worker",
+			Role: string(RoleSocialWorker), Authority: code}, storage.Access{Actor: "node", Role: "node"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = st.Close() })
-		cfg := DefaultConfig()
-		cfg.Store, cfg.Authority, cfg.Logger = st, code, testLogger(t)
-		n, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cust, err := NewCaseCustody(CaseCustodyConfig{Node: n, Store: st, Logger: testLogger(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		u, _, err := st.CreateUser(ctx, storage.User{ID: "sw-" + strings.ToLower(string(code)), Name: "Worker", Role: string(RoleSocialWorker), Authority: code},
-			storage.Access{Actor: "node", Role: "node"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes[i] = &authorityNode{dirs: []string{dir}, code: code, key: relKey(byte(150 + i)), store: st, node: n, custody: cust,
-			worker: Principal{ID: u.ID, Name: u.Name, Role: RoleSocialWorker, Authority: code}}
+		an.worker = Principal{ID: u.ID, Name: u.Name, Role: RoleSocialWorker, Authority: code}
+		t.Cleanup(an.stop)
+		nodes[i] = an
 	}
 	// Hosts: first on a roster without addresses, then on one with them.
 	first := relRoster(t, 1, nodes, nil)
 	addrs := map[v1.AuthorityCode]string{}
 	for _, an := range nodes {
-		hc := federation.DefaultConfig()
-		hc.Identity, hc.Region, hc.Threshold, hc.Roster = an.key, "London", 2, first
-		hc.Anchors = []ed25519.PublicKey{relAnchor1.Public().(ed25519.PublicKey), relAnchor2.Public().(ed25519.PublicKey)}
-		hc.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-		hc.ReconnectInterval = 200 * time.Millisecond
-		hc.DialBackoffMin, hc.DialBackoffMax, hc.DialTimeout = 50*time.Millisecond, 500*time.Millisecond, 5*time.Second
-		hc.Logger = testLogger(t).With("authority", string(an.code))
-		h, err := federation.New(ctx, hc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		an.host = h
-		for _, a := range h.Addrs() {
+		an.startHost(t, first, "/ip4/127.0.0.1/tcp/0")
+		for _, a := range an.host.Addrs() {
 			if strings.Contains(a.String(), "/tcp/") {
-				addrs[an.code] = a.String()
+				an.addr = a.String()
+				addrs[an.code] = an.addr
 			}
 		}
 	}
 	second := relRoster(t, 2, nodes, addrs)
 	for _, an := range nodes {
+		an.roster = second
 		if err := an.host.UpdateRoster(second); err != nil {
 			t.Fatal(err)
 		}
-		hdir := t.TempDir()
-		an.dirs = append(an.dirs, hdir)
-		hs, err := rpc.OpenBadgerStore(rpc.BadgerConfig{Dir: hdir, EncryptionKey: make([]byte, 32), Logger: testLogger(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		an.hand = hs
-		rc := rpc.DefaultConfig()
-		rc.Authority, rc.Identity, rc.Store = an.code, an.key, hs
-		rc.Cases, rc.Intake, rc.Audit = an.custody, an.custody, an.custody
-		rc.RetryMin, rc.RetryMax, rc.StreamTimeout = 20*time.Millisecond, 300*time.Millisecond, 5*time.Second
-		rc.Logger = testLogger(t).With("authority", string(an.code))
-		cust := an.custody
-		rc.Observer = func(h rpc.Handover) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			cust.Observe(ctx, fromHandover(h))
-		}
-		svc, err := rpc.New(an.host, rc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		an.svc = svc
-		rlc := DefaultRelocationsConfig()
-		rlc.Node, rlc.Store, rlc.Service, rlc.Logger = an.node, an.store, rpcRelocations{svc}, testLogger(t)
-		if an.rel, err = NewRelocations(rlc); err != nil {
-			t.Fatal(err)
-		}
+		an.startService(t)
 	}
-	t.Cleanup(func() {
-		// Shutdown order: the service (it calls the node and the stores),
-		// then its store, then the host; the case store closes last (its
-		// own Cleanup, registered first).
-		for _, an := range nodes {
-			_ = an.svc.Close()
-			_ = an.hand.Close()
-			_ = an.host.Close()
-		}
-	})
 	return nodes
+}
+
+// openCases opens the case store, the node and its custody.
+func (an *authorityNode) openCases(t *testing.T) {
+	t.Helper()
+	sc := storage.DefaultConfig()
+	sc.DataDir, sc.KeysDir = filepath.Join(an.caseDir, "data"), filepath.Join(an.caseDir, "keys")
+	sc.Authority, sc.Logger = an.code, an.logger()
+	st, err := storage.Open(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Store, cfg.Authority, cfg.Logger = st, an.code, an.logger()
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cust, err := NewCaseCustody(CaseCustodyConfig{Node: n, Store: st, Logger: an.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	an.store, an.node, an.custody = st, n, cust
+}
+
+// startHost starts the federation host on listen with the signed roster.
+func (an *authorityNode) startHost(t *testing.T, signed []byte, listen string) {
+	t.Helper()
+	hc := federation.DefaultConfig()
+	hc.Identity, hc.Region, hc.Threshold, hc.Roster = an.key, "London", 2, signed
+	hc.Anchors = []ed25519.PublicKey{relAnchor1.Public().(ed25519.PublicKey), relAnchor2.Public().(ed25519.PublicKey)}
+	hc.ListenAddrs = []string{listen}
+	hc.ReconnectInterval = 200 * time.Millisecond
+	hc.DialBackoffMin, hc.DialBackoffMax, hc.DialTimeout = 50*time.Millisecond, 500*time.Millisecond, 5*time.Second
+	hc.Logger = an.logger()
+	var err error
+	for range 50 { // the port of a host just closed may take a moment to free
+		if an.host, err = federation.New(context.Background(), hc); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal(err)
+}
+
+// startService opens the hand-over store and starts the relocation
+// service (which resumes every unfinished hand-over) and Relocations.
+func (an *authorityNode) startService(t *testing.T) {
+	t.Helper()
+	hs, err := rpc.OpenBadgerStore(rpc.BadgerConfig{Dir: an.handDir, EncryptionKey: make([]byte, 32), Logger: an.logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	an.hand = hs
+	rc := rpc.DefaultConfig()
+	rc.Authority, rc.Identity, rc.Store = an.code, an.key, hs
+	rc.Cases, rc.Intake, rc.Audit = an.custody, an.custody, an.custody
+	rc.RetryMin, rc.RetryMax, rc.StreamTimeout = 20*time.Millisecond, 300*time.Millisecond, 5*time.Second
+	rc.Logger = an.logger()
+	cust := an.custody
+	rc.Observer = func(h rpc.Handover) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cust.Observe(ctx, fromHandover(h))
+	}
+	if an.svc, err = rpc.New(an.host, rc); err != nil {
+		t.Fatal(err)
+	}
+	rlc := DefaultRelocationsConfig()
+	rlc.Node, rlc.Store, rlc.Service, rlc.Logger = an.node, an.store, rpcRelocations{an.svc}, an.logger()
+	if an.rel, err = NewRelocations(rlc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stop closes the node in the composition root's shutdown order: the
+// relocation service (it calls the node and both stores), its store, the
+// host, then the case store. It may be called more than once.
+func (an *authorityNode) stop() {
+	if an.svc != nil {
+		_ = an.svc.Close()
+	}
+	if an.hand != nil {
+		_ = an.hand.Close()
+	}
+	if an.host != nil {
+		_ = an.host.Close()
+	}
+	if an.store != nil {
+		_ = an.store.Close()
+	}
+	an.svc, an.hand, an.host, an.store, an.rel = nil, nil, nil, nil, nil
+}
+
+// restart stops the node and starts it again from its directories on its
+// address, as after a crash or an upgrade.
+func (an *authorityNode) restart(t *testing.T) {
+	t.Helper()
+	an.stop()
+	an.openCases(t)
+	an.startHost(t, an.roster, an.addr)
+	an.startService(t)
 }
 
 // waitFor polls cond until it holds or the patience runs out.
@@ -619,5 +663,46 @@ func holds(path string, s []byte) (bool, error) {
 			return true, nil
 		}
 		off = end
+	}
+}
+
+// The origin goes down after asking; the destination accepts while it is
+// away. When the origin comes back from its directories, the hand-over
+// resumes and completes: the case is live at the destination and
+// transferred out at the origin.
+func TestRelocationResumesAfterOriginRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two libp2p hosts")
+	}
+	ctx := context.Background()
+	nodes := startAuthorities(t, &logSink{t: t}, "ISL", "CMD")
+	origin, dest := nodes[0], nodes[1]
+	c := origin.referral(t, true)
+	h, err := origin.rel.Request(ctx, origin.worker, NewRelocation{Case: c.ID, Destination: dest.code,
+		Reason: v1.ReasonChildMoved, Urgency: v1.UrgencyHigh})
+	if err != nil {
+		t.Fatalf("Request: %v", err)
+	}
+	id := h.Request.ID
+	waitFor(t, "the offer", func() bool { _, ok := findRelocation(dest.list(t).Inbox, id); return ok })
+	origin.stop()
+	acc, err := dest.rel.Accept(ctx, dest.worker, id)
+	if err != nil {
+		t.Fatalf("Accept while the origin is down: %v", err)
+	}
+	if acc.Acked {
+		t.Fatal("acceptance acknowledged by an origin that is down")
+	}
+	origin.restart(t)
+	waitFor(t, "completion after the restart", func() bool {
+		o, ok1 := findRelocation(origin.list(t).Outbox, id)
+		d, ok2 := findRelocation(dest.list(t).Inbox, id)
+		return ok1 && ok2 && o.State == RelocationStateCompleted && d.State == RelocationStateCompleted
+	})
+	if got := dest.readCase(t, c.ID); got.Responsible != dest.code {
+		t.Fatalf("destination's case held for %s", got.Responsible)
+	}
+	if got := origin.readCase(t, c.ID); got.State != v1.StateTransferredOut {
+		t.Fatalf("origin's case is %s", got.State)
 	}
 }
