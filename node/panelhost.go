@@ -163,3 +163,30 @@ func (h *PanelHost) Close() error {
 	})
 	return h.err
 }
+
+// ErrWrongProposer: a member forwarded a panel command issued in another
+// authority's name.
+var ErrWrongProposer = errors.New("panel command names an authority other than the forwarding member's")
+
+// ForwardedCommandCheck returns the check a panel's leader should make of a
+// command another member forwards: it must decode, and name as its issuing
+// authority the one the roster gives the forwarding peer. The panel's rules
+// cannot check this (they see only the command), so without it a member node
+// could issue commands in another authority's name. authorityOf comes from
+// the roster (federation.Host.Member(p) → Authority).
+func ForwardedCommandCheck(authorityOf func(peer.ID) (v1.AuthorityCode, bool)) func(from peer.ID, cmd []byte) error {
+	return func(from peer.ID, cmd []byte) error {
+		c, err := panel.Decode(cmd)
+		if err != nil {
+			return fmt.Errorf("forwarded panel command: %w", err)
+		}
+		a, ok := authorityOf(from)
+		if !ok {
+			return fmt.Errorf("%w: %s is not on the roster", ErrWrongProposer, from)
+		}
+		if a != c.Authority {
+			return fmt.Errorf("%w: %s is %s's node, the command names %s", ErrWrongProposer, from, a, c.Authority)
+		}
+		return nil
+	}
+}

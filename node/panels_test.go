@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"nrmnet/consensus"
 	"nrmnet/consensus/panel"
@@ -265,4 +267,50 @@ func TestPanelRolesRefusedAndAudited(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The leader's check of forwarded commands refuses a command in another
+// authority's name, one from a peer off the roster, and bytes that are not a
+// command; it passes the forwarding authority's own command.
+func TestForwardedCommandCheck(t *testing.T) {
+	isl, cmdPeer := ghostID(t), ghostID(t)
+	check := ForwardedCommandCheck(func(p peer.ID) (v1.AuthorityCode, bool) {
+		switch p {
+		case isl:
+			return "ISL", true
+		case cmdPeer:
+			return "CMD", true
+		}
+		return "", false
+	})
+	data, err := panel.Encode(panel.NewCommand(panel.Header{ID: v1.NewID(), Panel: unitPanel, Case: "ISL-3f9a0c1b2d4e5f60", Authority: "ISL",
+		Actor: panel.Actor{PersonID: "sw", Role: panel.RoleSocialWorker}, At: start}, &panel.RecordChildViews{Views: "v"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := check(isl, data); err != nil {
+		t.Errorf("own authority's command: %v", err)
+	}
+	if err := check(cmdPeer, data); !errors.Is(err, ErrWrongProposer) {
+		t.Errorf("another authority's command: %v", err)
+	}
+	if err := check(ghostID(t), data); !errors.Is(err, ErrWrongProposer) {
+		t.Errorf("off the roster: %v", err)
+	}
+	if err := check(isl, []byte("not a command")); err == nil {
+		t.Error("garbage passed")
+	}
+}
+
+func ghostID(t *testing.T) peer.ID {
+	t.Helper()
+	k, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
