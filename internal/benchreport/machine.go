@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -45,11 +44,6 @@ func ProbeMachine(ctx context.Context, goTool, module string) Machine {
 	m.TempDirTmpfs = isTmpfs(m.TempDir)
 	m.ModuleTmpfs = isTmpfs(module)
 	return m
-}
-
-func isTmpfs(dir string) bool {
-	var st syscall.Statfs_t
-	return dir != "" && syscall.Statfs(dir, &st) == nil && st.Type == 0x01021994 // TMPFS_MAGIC
 }
 
 func loadAverage() string {

@@ -106,8 +106,11 @@ func Parse(r io.Reader) (*Output, error) {
 			pending = ""
 		case strings.HasPrefix(line, "--- FAIL") || fields[0] == "FAIL" || strings.HasPrefix(strings.TrimSpace(line), "--- FAIL"):
 			out.Failed = true
+		case fields[0] == "PASS" || fields[0] == "ok":
+			pending = ""
 		default:
 			if k, v, ok := configLine(line); ok {
+				pending = ""
 				if k == "pkg" {
 					pkg = v
 				}

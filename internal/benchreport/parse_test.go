@@ -99,6 +99,13 @@ func TestParseJoinsSplitResultLine(t *testing.T) {
 	}
 }
 
+func TestParsePendingNameEndsAtPass(t *testing.T) {
+	out, err := Parse(strings.NewReader("BenchmarkX-2\tsome log\nPASS\n 3 4 ns/op\n"))
+	if err != nil || len(out.Results) != 0 {
+		t.Fatalf("results %+v, err %v: a number line after PASS is not a result", out.Results, err)
+	}
+}
+
 func TestParseMarksFailure(t *testing.T) {
 	in := "BenchmarkStore/Set/badger-2 \t--- FAIL: BenchmarkStore/Set/badger-2\n" +
 		"    bench_test.go:12: disk full\n" +

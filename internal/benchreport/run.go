@@ -254,6 +254,7 @@ func (r *Runner) runSuite(ctx context.Context, s Suite) (SuiteReport, error) {
 	cmd := exec.CommandContext(ctx, r.goTool, r.Args(s)...)
 	cmd.Dir = r.module
 	cmd.Env = append(os.Environ(), s.RunFor(r.cfg.Mode).Env...)
+	ownProcessGroup(cmd) // on cancel, go test and the test binary it started both end
 	cmd.WaitDelay = 10 * time.Second
 	var raw bytes.Buffer
 	pw := &progressWriter{suite: s.Name, out: r.cfg.Progress}

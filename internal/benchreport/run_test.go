@@ -113,3 +113,30 @@ func TestArgs(t *testing.T) {
 		t.Errorf("command %q", c)
 	}
 }
+
+func TestRunnerStopsWhenCancelled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a benchmark binary")
+	}
+	slow := Run{Bench: "^BenchmarkSlow$", Benchtime: "1x", Count: 1, Timeout: 20 * time.Minute, Env: []string{"TINYMOD_SLOW=1"}}
+	cfg := DefaultConfig()
+	cfg.Suites = []Suite{{Name: "slow", Package: "./sum", Quick: slow, Full: slow}, tinySuites()[0]}
+	cfg.ModuleDir = filepath.Join("testdata", "tinymod")
+	r, err := NewRunner(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	rep, err := r.Run(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, ErrSuiteFailed) {
+		t.Fatalf("err = %v, want the suite failed and the deadline", err)
+	}
+	if took := time.Since(start); took > 2*time.Minute {
+		t.Errorf("Run took %v after its context ended", took)
+	}
+	if len(rep.Suites) != 1 || rep.Suites[0].Error == "" {
+		t.Errorf("suites %+v: want only the cancelled one, with its error", rep.Suites)
+	}
+}

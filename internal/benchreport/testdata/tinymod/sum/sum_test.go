@@ -1,10 +1,11 @@
 // Package sum is a tiny module for benchreport's runner test: one
-// benchmark and its baseline, and a benchmark that fails.
+// benchmark and its baseline, a benchmark that fails and one that hangs.
 package sum
 
 import (
 	"os"
 	"testing"
+	"time"
 )
 
 var sink int
@@ -38,4 +39,11 @@ func BenchmarkBroken(b *testing.B) {
 	if os.Getenv("TINYMOD_BREAK") != "" {
 		b.Fatal("broken on purpose")
 	}
+}
+
+func BenchmarkSlow(b *testing.B) {
+	if os.Getenv("TINYMOD_SLOW") == "" {
+		b.Skip("only for the cancellation test")
+	}
+	time.Sleep(10 * time.Minute)
 }
