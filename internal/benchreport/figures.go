@@ -160,7 +160,6 @@ func Build(s Suite, results []Result) (Pairing, error) {
 				}
 				row.Baseline = "metric " + mr.Baseline
 				row.BaselineValue = summaryPtr(bv)
-				used[mr.Baseline] = true
 				row.Ratio, row.RatioSource = summaryPtr(ratios(val, bv)), "value / baseline, per run"
 			} else {
 				row.Baseline = mr.BaselineLabel
@@ -171,9 +170,10 @@ func Build(s Suite, results []Result) (Pairing, error) {
 					continue
 				}
 				row.Ratio, row.RatioSource = summaryPtr(rv), "metric "+mr.Ratio
-				used[mr.Ratio] = true
 			}
-			used[mr.Value] = true
+			for _, u := range []string{mr.Value, mr.Baseline, mr.Ratio} {
+				used[u] = u != "" || used[u]
+			}
 			rows = append(rows, row)
 		}
 		for _, base := range baselinesOf[b.name] {
