@@ -103,6 +103,13 @@ type Config struct {
 	// forwarding traffic; it should follow the roster (a member whose entry
 	// lists the panel). Nil admits exactly Members.
 	Admit func(peer.ID) bool
+	// CheckForwarded, if set, is asked on the leader about every command
+	// another member forwards, with the forwarding peer and the command as
+	// the proposer gave it (unsealed); an error refuses it unapplied. It is
+	// where the caller checks that the command's issuer is the forwarding
+	// member (the FSM sees only the command). A witness leader, which cannot
+	// read commands, does not call it.
+	CheckForwarded func(from peer.ID, cmd []byte) error
 
 	// Host is the node's libp2p host; the caller closes it after the Panel.
 	Host host.Host

@@ -223,7 +223,7 @@ func (p *Panel) handleForward(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
-	resp := p.serve(ctx, req)
+	resp := p.serve(ctx, remote, req)
 	if err := writeResponse(s, resp); err != nil {
 		p.logger.Warn("could not answer panel request", "peer", remote.String(), "error", err)
 		_ = s.Reset()
@@ -232,7 +232,7 @@ func (p *Panel) handleForward(s network.Stream) {
 	_ = s.Close()
 }
 
-func (p *Panel) serve(ctx context.Context, req request) response {
+func (p *Panel) serve(ctx context.Context, from peer.ID, req request) response {
 	switch req.kind {
 	case kindProgress:
 		return response{status: statusOK, index: p.raft.LastIndex(), applied: p.raft.AppliedIndex()}
@@ -255,6 +255,10 @@ func (p *Panel) serve(ctx context.Context, req request) response {
 		}
 		if len(req.payload) > max {
 			return response{status: statusFailed, payload: []byte(fmt.Sprintf("command of %d bytes exceeds %d", len(req.payload), max))}
+		}
+		if err := p.checkForwarded(from, req.payload); err != nil {
+			p.logger.Warn("refused a forwarded command", "peer", from.String(), "error", err)
+			return response{status: statusFailed, payload: []byte("refused: " + err.Error())}
 		}
 		res, err := p.applyLocal(ctx, req.payload)
 		switch {
@@ -430,4 +434,20 @@ func (p *Panel) CommandApplied(ctx context.Context, id v1.ID) (index uint64, app
 		return 0, false, err
 	}
 	return p.cfg.FSM.CommandApplied(id)
+}
+
+// checkForwarded runs Config.CheckForwarded on a forwarded command, opened
+// with the panel data key when commands are sealed.
+func (p *Panel) checkForwarded(from peer.ID, payload []byte) error {
+	if p.cfg.CheckForwarded == nil || p.cfg.Witness {
+		return nil
+	}
+	cmd := payload
+	if p.seal != nil {
+		var err error
+		if cmd, err = p.seal.openCommand(payload); err != nil {
+			return err
+		}
+	}
+	return p.cfg.CheckForwarded(from, cmd)
 }
