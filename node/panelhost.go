@@ -66,6 +66,10 @@ type PanelHostConfig struct {
 	Members []consensus.Member
 	Admit   func(peer.ID) bool
 	Join    bool
+	// AuthorityOf gives a peer's authority from the roster
+	// (federation.Host.Member). When set, the leader refuses a forwarded
+	// command that names another authority (ForwardedCommandCheck).
+	AuthorityOf func(peer.ID) (v1.AuthorityCode, bool)
 	// Dir is the panel's directory: Dir/raft for the log and snapshots,
 	// Dir/state for the decision state.
 	Dir string
@@ -137,6 +141,9 @@ func StartPanel(panels *Panels, cfg PanelHostConfig) (*PanelHost, error) {
 	cc.Host, cc.Dir, cc.EncryptionKey, cc.DataKey = cfg.Host, filepath.Join(cfg.Dir, "raft"), cfg.EncryptionKey, cfg.DataKey
 	cc.FSM = panelFSM{FSM: fsm, restored: func() { panels.Reconcile(cfg.Panel) }}
 	cc.FSMPersistsState, cc.Witness, cc.Logger = true, false, logger
+	if cfg.AuthorityOf != nil {
+		cc.CheckForwarded = ForwardedCommandCheck(cfg.AuthorityOf)
+	}
 	r, err := consensus.New(cc)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("start panel %s: %w", cfg.Panel, err), fsm.Close())

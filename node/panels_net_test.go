@@ -86,6 +86,15 @@ func (pn *panelNet) admit(p peer.ID) bool {
 	return slices.ContainsFunc(pn.members, func(m consensus.Member) bool { return m.ID == p })
 }
 
+func (pn *panelNet) authorityOf(p peer.ID) (v1.AuthorityCode, bool) {
+	for _, n := range pn.nodes {
+		if n.id == p {
+			return n.authority, true
+		}
+	}
+	return "", false
+}
+
 // openNode opens the node's store, node and Panels, and its users.
 func (pn *panelNet) openNode(n *panelNode) {
 	t := pn.t
@@ -146,7 +155,7 @@ func (pn *panelNet) startPanel(n *panelNode) {
 	cc := consensus.DefaultConfig()
 	cc.Timeouts, cc.SnapshotInterval = netTimeouts(), 200*time.Millisecond
 	h, err := StartPanel(n.panels, PanelHostConfig{Panel: netPanel, Host: pn.net.Host(n.id), Members: pn.members,
-		Admit: pn.admit, Dir: filepath.Join(n.dir, "panels", string(netPanel)), EncryptionKey: pn.key,
+		Admit: pn.admit, AuthorityOf: pn.authorityOf, Dir: filepath.Join(n.dir, "panels", string(netPanel)), EncryptionKey: pn.key,
 		Consensus: &cc, Logger: testLogger(t).With("panel", string(n.authority))})
 	if err != nil {
 		t.Fatalf("start panel on %s: %v", n.authority, err)
@@ -446,5 +455,48 @@ func TestPanelProposalSurvivesLeaderKill(t *testing.T) {
 	}
 	if len(pc.ChildViews) != proposals+1 { // the views recorded before
 		t.Errorf("%d child's views records, want %d", len(pc.ChildViews), proposals+1)
+	}
+}
+
+// A member node that forwards a command in another authority's name is
+// refused by the leader, and the command is applied nowhere.
+func TestPanelForgedAuthorityRefused(t *testing.T) {
+	pn := newPanelNet(t)
+	ctx := netCtx(t, time.Minute)
+	isl := pn.node("ISL")
+	c := rgPendingCase(t, isl)
+	openAndMeet(t, pn, c)
+	leader := pn.leader(ctx)
+	var forger *panelNode
+	for _, n := range pn.nodes {
+		if n != leader && n.authority != "ISL" {
+			forger = n
+			break
+		}
+	}
+	if forger == nil {
+		forger = pn.node("CMD")
+		if forger == leader {
+			forger = pn.node("HCK")
+		}
+	}
+	cmd := panel.NewCommand(panel.Header{ID: v1.NewID(), Panel: netPanel, Case: c.ID, Authority: "ISL",
+		Actor: panel.Actor{PersonID: "sw-isl", Role: panel.RoleSocialWorker}, At: time.Now().UTC()},
+		&panel.CloseCase{Reason: panel.CloseWithdrawn})
+	data, err := panel.Encode(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = forger.host.Panel().Propose(ctx, data)
+	if err == nil || errors.Is(err, consensus.ErrAmbiguous) {
+		t.Fatalf("forged command from %s: %v, want refused", forger.authority, err)
+	}
+	for _, n := range pn.nodes {
+		if err := n.host.Panel().Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.host.State().CommandResult(cmd.ID); !errors.Is(err, panel.ErrNotFound) {
+			t.Fatalf("%s applied the forged command: %v", n.authority, err)
+		}
 	}
 }
