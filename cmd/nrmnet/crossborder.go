@@ -13,6 +13,7 @@ import (
 	"nrmnet/federation/gossip"
 	"nrmnet/federation/match"
 	"nrmnet/node"
+	"nrmnet/node/web"
 	v1 "nrmnet/schemas/v1"
 	"nrmnet/storage"
 )
@@ -136,4 +137,39 @@ func issuerHooks(h *federation.Host, cb *node.CrossBorder) (authorize func(peer.
 			Peer: q.Peer.String(), Alert: q.Alert, Elements: q.Elements, Status: q.Status.String()})
 	}
 	return authorize, audit
+}
+
+// asNode is the node's principal for a user signed in to the pages.
+func asNode(who web.Principal, code v1.AuthorityCode) node.Principal {
+	return node.Principal{ID: who.UserID, Role: node.Role(who.Role), Authority: code}
+}
+
+// webCaseFiles lets the case page read a case through the node's audited
+// read, for the purpose the user gave.
+type webCaseFiles struct{ app *node.Node }
+
+func (f webCaseFiles) Case(ctx context.Context, who web.Principal, id v1.CaseID, purpose string) (*node.CaseRecord, error) {
+	return f.app.Case(ctx, asNode(who, f.app.Authority()), id, node.Read{Purpose: purpose})
+}
+
+// webAlerts lets the alert and task pages use the node's CrossBorder.
+type webAlerts struct {
+	cb   *node.CrossBorder
+	self v1.AuthorityCode
+}
+
+func (a webAlerts) RaiseAlert(ctx context.Context, who web.Principal, r node.NewAlert) (*node.RaisedAlert, error) {
+	return a.cb.RaiseAlert(ctx, asNode(who, a.self), r)
+}
+
+func (a webAlerts) Alerts(ctx context.Context, who web.Principal, limit int) (*node.AlertList, error) {
+	return a.cb.Alerts(ctx, asNode(who, a.self), limit)
+}
+
+func (a webAlerts) Tasks(ctx context.Context, who web.Principal, openOnly bool, limit int) ([]storage.MatchTask, error) {
+	return a.cb.Tasks(ctx, asNode(who, a.self), openOnly, limit)
+}
+
+func (a webAlerts) ResolveTask(ctx context.Context, who web.Principal, id v1.ID, resolution, reason string) (storage.MatchTask, error) {
+	return a.cb.ResolveTask(ctx, asNode(who, a.self), id, resolution, reason)
 }

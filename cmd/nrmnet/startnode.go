@@ -309,6 +309,8 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	wc.Version = buildVersion()
 	wc.Region = n.status
 	wc.Cases = webCases{store: n.store}
+	wc.CaseFiles = webCaseFiles{app: n.app}
+	wc.Alerts = webAlerts{cb: n.alerts, self: cfg.Authority}
 	wc.Auth = webUsers{app: n.app}
 	wc.DemoPrincipal = opts.DemoPrincipal
 	if opts.RefreshInterval > 0 {

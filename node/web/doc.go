@@ -1,12 +1,15 @@
 // Package web serves a node's pages for people: the regional coordinator's
-// federation view and a worker's case list. Pages are rendered on the server
+// federation view, a worker's case list, a case page with its clocks and
+// timeline and a form to raise a cross-border alert, the alerts received
+// and raised, and the match tasks private matching raised, each with a form
+// to resolve it. Pages are rendered on the server
 // from templates embedded in the binary, with one embedded stylesheet and no
 // JavaScript or external resources, so they work on locked-down council
 // desktops and in text browsers, and nothing a page shows leaves the node to a
 // third party.
 //
 // The package reads through small interfaces it declares itself (RegionStatus,
-// CaseLister, Principals), so the composition root can plug in what exists:
+// CaseLister, CaseReader, AlertDesk, Authenticator), so the composition root can plug in what exists:
 // federation connectivity and the roster today, signed heartbeats from the
 // gossip layer later, and the node's users for sign-in.
 //
@@ -17,5 +20,11 @@
 //
 // What the pages may show is limited by the domain's rules: the coordinator
 // view shows counts and health, never a child; the case list shows only the
-// storage.CaseSummary fields, which hold no identifying data.
+// storage.CaseSummary fields, which hold no identifying data. The case page
+// reads a case only for a purpose the user states (the node audits it), and
+// shows its state, clocks and a timeline of dates, kinds and user IDs: no
+// identity field and no free text, so that a page left open shows nothing a
+// passer-by could recognise a child by. Forms that change something are
+// POSTs, refused when a browser says they come from another site (as
+// sign-in is), under a SameSite=Strict session cookie.
 package web

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -9,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"nrmnet/node"
+	v1 "nrmnet/schemas/v1"
 	"nrmnet/storage"
 )
 
@@ -26,6 +29,14 @@ func FuzzPages(f *testing.F) {
 		{"POST", "/signin", "token=<b>x</b>&next=javascript:alert(1)"},
 		{"POST", "/signout", ""},
 		{"GET", "/static/../web.go", ""},
+		{"GET", "/cases/ISL-3f9a0c1b2d4e5f60?purpose=prepare+for+panel", ""},
+		{"GET", "/cases/ISL-3f9a0c1b2d4e5f60?purpose=%00%ff", ""},
+		{"POST", "/cases/ISL-3f9a0c1b2d4e5f60/alerts", "type=missing&urgency=high&contact=duty_desk&target=CMD"},
+		{"POST", "/cases/ISL-3f9a0c1b2d4e5f60/alerts", "type=<script>&target=ZZZ&target=CMD&purpose=%00"},
+		{"GET", "/alerts?raised=<script>", ""},
+		{"GET", "/tasks?show=all&resolved=0123456789abcdef0123456789abcdef", ""},
+		{"POST", "/tasks/0123456789abcdef0123456789abcdef/resolve", "resolution=same_child&reason=seen+at+school"},
+		{"POST", "/tasks/..%2f/resolve", "resolution=<b>&reason="},
 	} {
 		f.Add(seed.method, seed.target, seed.body)
 	}
@@ -36,6 +47,17 @@ func FuzzPages(f *testing.F) {
 	cfg.Authority = "ISL"
 	cfg.Region = fakeRegion{view: func(context.Context) (RegionView, error) { return regionFixture(), nil }}
 	cfg.Cases = cases
+	cfg.CaseFiles = &fakeCaseFiles{}
+	cfg.Alerts = &fakeDesk{
+		raise: func(_ Principal, r node.NewAlert) (*node.RaisedAlert, error) {
+			return &node.RaisedAlert{Alert: v1.CrossBorderAlert{ID: v1.NewID()}, Case: r.Case}, nil
+		},
+		resolve: func(Principal, v1.ID, string, string) (storage.MatchTask, error) {
+			return storage.MatchTask{}, fmt.Errorf("%w: already resolved", node.ErrNotAllowedNow)
+		},
+		tasks: []storage.MatchTask{{ID: "0123456789abcdef0123456789abcdef", Case: testCase, Issuer: "CMD"}},
+	}
+	cfg.DemoPrincipal = &Principal{UserID: "demo", Role: "social_worker"}
 	cfg.Auth = testUsers
 	cfg.Now = func() time.Time { return testNow }
 	s, err := New(cfg)

@@ -67,6 +67,12 @@ type Config struct {
 	Region RegionStatus
 	// Cases feeds the worker's case list; nil shows the page as unavailable.
 	Cases CaseLister
+	// CaseFiles reads one case for the case page; nil shows it as
+	// unavailable.
+	CaseFiles CaseReader
+	// Alerts raises and lists cross-border alerts and match tasks; nil
+	// (a node that is not federated) shows those pages as unavailable.
+	Alerts AlertDesk
 	// Auth checks the tokens users sign in with. When nil there is no
 	// sign-in, and the case list is refused unless DemoPrincipal is set.
 	Auth Authenticator
@@ -144,7 +150,8 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // Server serves the pages. It is an http.Handler for the paths "/",
-// "/federation", "/cases" and "/static/".
+// "/federation", "/cases", "/cases/{id}" (and its alert form), "/alerts",
+// "/tasks" (and their resolve forms) and "/static/".
 type Server struct {
 	cfg   Config
 	log   *slog.Logger
@@ -168,15 +175,19 @@ func New(cfg Config) (*Server, error) {
 	a, _ := authority.Lookup(cfg.Authority)
 	s.name = a.Name
 	funcs := template.FuncMap{
-		"when":     s.formatTime,
-		"ago":      s.ago,
-		"clock":    s.clock,
-		"state":    stateLabel,
-		"join":     strings.Join,
-		"codes":    joinCodes,
-		"authName": authorityName,
+		"when":      s.formatTime,
+		"ago":       s.ago,
+		"clock":     s.clock,
+		"state":     stateLabel,
+		"join":      strings.Join,
+		"codes":     joinCodes,
+		"authName":  authorityName,
+		"words":     words,
+		"count":     count,
+		"taskField": taskField,
+		"ptr":       func(t time.Time) *time.Time { return &t },
 	}
-	for _, page := range []string{"home", "federation", "cases", "problem", "signin"} {
+	for _, page := range []string{"home", "federation", "cases", "case", "alerts", "tasks", "problem", "signin"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", page, err)
@@ -191,6 +202,11 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /{$}", s.home)
 	mux.HandleFunc("GET /federation", s.federation)
 	mux.HandleFunc("GET /cases", s.cases)
+	mux.HandleFunc("GET /cases/{id}", s.caseView)
+	mux.HandleFunc("POST /cases/{id}/alerts", s.raiseAlert)
+	mux.HandleFunc("GET /alerts", s.alerts)
+	mux.HandleFunc("GET /tasks", s.tasks)
+	mux.HandleFunc("POST /tasks/{id}/resolve", s.resolveTask)
 	mux.HandleFunc("GET /signin", s.signInForm)
 	mux.HandleFunc("POST /signin", s.signIn)
 	mux.HandleFunc("POST /signout", s.signOut)
