@@ -1,9 +1,11 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +24,11 @@ import (
 )
 
 const netPanel v1.PanelID = "islington-camden-hackney"
+
+// panelCanary is seeded in the child's views: it must never be found in the
+// clear on any member's disk (Raft log, snapshots and panel state are
+// encrypted at rest).
+const panelCanary = "CANARY-panel-views-9c41e7"
 
 // panelNode is one whole authority node on loopback: an on-disk store, the
 // node, its Panels, a libp2p host and the panel's Raft group and state.
@@ -272,7 +279,7 @@ func openAndMeet(t *testing.T, pn *panelNet, c *v1.Case) (meeting v1.ID) {
 	mustAccept(t, "open", out, err)
 	out, err = cmd.panels.RecordPanelMeeting(ctx, cmd.users["chair-cmd"], netPanel, c.ID, PanelMeeting{HeldAt: time.Now().Add(-time.Minute), Attendance: quorateAttendance()})
 	meeting = mustAccept(t, "meeting", out, err).Subject
-	out, err = isl.panels.RecordPanelChildViews(ctx, isl.users["ictg-isl"], netPanel, c.ID, "I want to stay at school here.")
+	out, err = isl.panels.RecordPanelChildViews(ctx, isl.users["ictg-isl"], netPanel, c.ID, panelCanary+": I want to stay at school here.")
 	mustAccept(t, "child's views", out, err)
 	return meeting
 }
@@ -347,6 +354,10 @@ func TestPanelDecisionAcrossThreeNodes(t *testing.T) {
 		if _, err := pn.node(a).store.Case(ctx, c.ID, storage.Access{Actor: "test", Role: "test", Purpose: "check", LegalBasis: DefaultBasis}); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("%s holds case %s: %v", a, c.ID, err)
 		}
+	}
+
+	for _, n := range pn.nodes {
+		checkNoCanaryOnDisk(t, n.dir)
 	}
 
 	// Restart the lead node: the catch-up (DecisionsSince) sees the decision
@@ -498,5 +509,38 @@ func TestPanelForgedAuthorityRefused(t *testing.T) {
 		if _, err := n.host.State().CommandResult(cmd.ID); !errors.Is(err, panel.ErrNotFound) {
 			t.Fatalf("%s applied the forged command: %v", n.authority, err)
 		}
+	}
+}
+
+// checkNoCanaryOnDisk searches every file under dir for the canary.
+func checkNoCanaryOnDisk(t *testing.T, dir string) {
+	t.Helper()
+	files := 0
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		// Badger preallocates sparse value-log files of up to 2 GiB; what is
+		// written sits at their start.
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(io.LimitReader(f, 64<<20))
+		_ = f.Close()
+		if err != nil {
+			return err
+		}
+		files++
+		if bytes.Contains(b, []byte(panelCanary)) {
+			t.Errorf("the child's views are in the clear in %s", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 5 {
+		t.Fatalf("only %d files under %s; is the search looking in the right place?", files, dir)
 	}
 }
