@@ -290,101 +290,76 @@ type panelMemberResponse struct {
 // Decoders: each decodes strictly (no unknown field, none twice) and
 // leaves the rules to the panel, which names the field at fault.
 
-func decodePanelMeeting(b []byte) (panelOp, error) {
-	var req panelMeetingRequest
-	if err := decodeStrict(b, &req); err != nil {
-		return nil, err
+// panelDecoder decodes a body of type T strictly and turns it into the
+// operation to submit.
+func panelDecoder[T any](op func(req T) (panelOp, error)) func([]byte) (panelOp, error) {
+	return func(b []byte) (panelOp, error) {
+		var req T
+		if err := decodeStrict(b, &req); err != nil {
+			return nil, err
+		}
+		return op(req)
 	}
-	if req.HeldAt.IsZero() {
-		return nil, badBody("invalid_field", "field held_at is required: when the meeting was held")
-	}
-	att := make([]v1.Attendee, len(req.Attendance))
-	for i, a := range req.Attendance {
-		att[i] = v1.Attendee{MemberID: a.Member, Capacity: a.Capacity, Authority: a.Authority, Chair: a.Chair}
-	}
-	m := node.PanelMeeting{Meeting: req.Meeting, HeldAt: req.HeldAt, Attendance: att}
-	return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
-		return p.RecordPanelMeeting(ctx, who, id, ref, m)
-	}, nil
 }
 
-func decodePanelViews(b []byte) (panelOp, error) {
-	var req panelViewsRequest
-	if err := decodeStrict(b, &req); err != nil {
-		return nil, err
-	}
-	return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
-		return p.RecordPanelChildViews(ctx, who, id, ref, req.Views)
-	}, nil
-}
-
-func decodePanelProposal(b []byte) (panelOp, error) {
-	var req panelProposalRequest
-	if err := decodeStrict(b, &req); err != nil {
-		return nil, err
-	}
-	pr := node.PanelProposal{Proposal: req.Proposal, Meeting: req.Meeting, Stages: req.Stages}
-	return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
-		return p.ProposePanelDecision(ctx, who, id, ref, pr)
-	}, nil
-}
-
-func decodePanelVote(b []byte) (panelOp, error) {
-	var req panelVoteRequest
-	if err := decodeStrict(b, &req); err != nil {
-		return nil, err
-	}
-	v := panel.CastVote{Proposal: req.Proposal, Stage: req.Stage, Choice: req.Choice}
-	return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
-		return p.CastPanelVote(ctx, who, id, ref, v)
-	}, nil
-}
-
-func decodePanelConclusion(b []byte) (panelOp, error) {
-	var req panelConclusionRequest
-	if err := decodeStrict(b, &req); err != nil {
-		return nil, err
-	}
-	c := panel.ConcludeDecision{Proposal: req.Proposal, Reasons: req.Reasons, ChildViewsConsidered: req.ChildViewsConsidered}
-	for _, cv := range req.CastingVotes {
-		c.CastingVotes = append(c.CastingVotes, panel.CastingVote{Stage: cv.Stage, Outcome: cv.Outcome})
-	}
-	return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
-		return p.ConcludePanelDecision(ctx, who, id, ref, c)
-	}, nil
-}
-
-func decodePanelReconsideration(b []byte) (panelOp, error) {
-	var req panelReconsiderationRequest
-	if err := decodeStrict(b, &req); err != nil {
-		return nil, err
-	}
-	rr := panel.RequestReconsideration{Decision: req.Decision, Grounds: req.Grounds, Detail: req.Detail}
-	return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
-		return p.RequestPanelReconsideration(ctx, who, id, ref, rr)
-	}, nil
-}
-
-func decodePanelAssurance(b []byte) (panelOp, error) {
-	var req panelAssuranceRequest
-	if err := decodeStrict(b, &req); err != nil {
-		return nil, err
-	}
-	a := panel.RecordAssurance{Decision: req.Decision, Status: req.Status, Query: req.Query}
-	return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
-		return p.RecordPanelAssurance(ctx, who, id, ref, a)
-	}, nil
-}
-
-func decodePanelClose(b []byte) (panelOp, error) {
-	var req panelCloseRequest
-	if err := decodeStrict(b, &req); err != nil {
-		return nil, err
-	}
-	return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
-		return p.ClosePanelCase(ctx, who, id, ref, req.Reason)
-	}, nil
-}
+var (
+	decodePanelMeeting = panelDecoder(func(req panelMeetingRequest) (panelOp, error) {
+		if req.HeldAt.IsZero() {
+			return nil, badBody("invalid_field", "field held_at is required: when the meeting was held")
+		}
+		att := make([]v1.Attendee, len(req.Attendance))
+		for i, a := range req.Attendance {
+			att[i] = v1.Attendee{MemberID: a.Member, Capacity: a.Capacity, Authority: a.Authority, Chair: a.Chair}
+		}
+		m := node.PanelMeeting{Meeting: req.Meeting, HeldAt: req.HeldAt, Attendance: att}
+		return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
+			return p.RecordPanelMeeting(ctx, who, id, ref, m)
+		}, nil
+	})
+	decodePanelViews = panelDecoder(func(req panelViewsRequest) (panelOp, error) {
+		return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
+			return p.RecordPanelChildViews(ctx, who, id, ref, req.Views)
+		}, nil
+	})
+	decodePanelProposal = panelDecoder(func(req panelProposalRequest) (panelOp, error) {
+		pr := node.PanelProposal{Proposal: req.Proposal, Meeting: req.Meeting, Stages: req.Stages}
+		return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
+			return p.ProposePanelDecision(ctx, who, id, ref, pr)
+		}, nil
+	})
+	decodePanelVote = panelDecoder(func(req panelVoteRequest) (panelOp, error) {
+		v := panel.CastVote{Proposal: req.Proposal, Stage: req.Stage, Choice: req.Choice}
+		return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
+			return p.CastPanelVote(ctx, who, id, ref, v)
+		}, nil
+	})
+	decodePanelConclusion = panelDecoder(func(req panelConclusionRequest) (panelOp, error) {
+		c := panel.ConcludeDecision{Proposal: req.Proposal, Reasons: req.Reasons, ChildViewsConsidered: req.ChildViewsConsidered}
+		for _, cv := range req.CastingVotes {
+			c.CastingVotes = append(c.CastingVotes, panel.CastingVote{Stage: cv.Stage, Outcome: cv.Outcome})
+		}
+		return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
+			return p.ConcludePanelDecision(ctx, who, id, ref, c)
+		}, nil
+	})
+	decodePanelReconsideration = panelDecoder(func(req panelReconsiderationRequest) (panelOp, error) {
+		rr := panel.RequestReconsideration{Decision: req.Decision, Grounds: req.Grounds, Detail: req.Detail}
+		return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
+			return p.RequestPanelReconsideration(ctx, who, id, ref, rr)
+		}, nil
+	})
+	decodePanelAssurance = panelDecoder(func(req panelAssuranceRequest) (panelOp, error) {
+		a := panel.RecordAssurance{Decision: req.Decision, Status: req.Status, Query: req.Query}
+		return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
+			return p.RecordPanelAssurance(ctx, who, id, ref, a)
+		}, nil
+	})
+	decodePanelClose = panelDecoder(func(req panelCloseRequest) (panelOp, error) {
+		return func(ctx context.Context, p Panels, who node.Principal, id v1.PanelID, ref v1.CaseID) (node.PanelOutcome, error) {
+			return p.ClosePanelCase(ctx, who, id, ref, req.Reason)
+		}, nil
+	})
+)
 
 // Responses.
 
