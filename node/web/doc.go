@@ -2,14 +2,15 @@
 // federation view, a worker's case list, a case page with its clocks and
 // timeline and a form to raise a cross-border alert, the alerts received
 // and raised, and the match tasks private matching raised, each with a form
-// to resolve it. Pages are rendered on the server
+// to resolve it, and the relocation inbox and outbox with forms to accept,
+// reject or withdraw a hand-over. Pages are rendered on the server
 // from templates embedded in the binary, with one embedded stylesheet and no
 // JavaScript or external resources, so they work on locked-down council
 // desktops and in text browsers, and nothing a page shows leaves the node to a
 // third party.
 //
 // The package reads through small interfaces it declares itself (RegionStatus,
-// CaseLister, CaseReader, AlertDesk, Authenticator), so the composition root can plug in what exists:
+// CaseLister, CaseReader, AlertDesk, RelocationDesk, Authenticator), so the composition root can plug in what exists:
 // federation connectivity and the roster today, signed heartbeats from the
 // gossip layer later, and the node's users for sign-in.
 //

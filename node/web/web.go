@@ -73,6 +73,10 @@ type Config struct {
 	// Alerts raises and lists cross-border alerts and match tasks; nil
 	// (a node that is not federated) shows those pages as unavailable.
 	Alerts AlertDesk
+	// Relocations lists the relocation inbox and outbox and takes their
+	// decisions; nil (a node that is not federated) shows the page as
+	// unavailable.
+	Relocations RelocationDesk
 	// Auth checks the tokens users sign in with. When nil there is no
 	// sign-in, and the case list is refused unless DemoPrincipal is set.
 	Auth Authenticator
@@ -151,7 +155,8 @@ var staticFS embed.FS
 
 // Server serves the pages. It is an http.Handler for the paths "/",
 // "/federation", "/cases", "/cases/{id}" (and its alert form), "/alerts",
-// "/tasks" (and their resolve forms) and "/static/".
+// "/tasks" (and their resolve forms), "/relocations" (and its decision
+// forms) and "/static/".
 type Server struct {
 	cfg   Config
 	log   *slog.Logger
@@ -187,7 +192,7 @@ func New(cfg Config) (*Server, error) {
 		"taskField": taskField,
 		"ptr":       func(t time.Time) *time.Time { return &t },
 	}
-	for _, page := range []string{"home", "federation", "cases", "case", "alerts", "tasks", "problem", "signin"} {
+	for _, page := range []string{"home", "federation", "cases", "case", "alerts", "tasks", "relocations", "problem", "signin"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", page, err)
@@ -207,6 +212,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /alerts", s.alerts)
 	mux.HandleFunc("GET /tasks", s.tasks)
 	mux.HandleFunc("POST /tasks/{id}/resolve", s.resolveTask)
+	s.relocationRoutes(mux)
 	mux.HandleFunc("GET /signin", s.signInForm)
 	mux.HandleFunc("POST /signin", s.signIn)
 	mux.HandleFunc("POST /signout", s.signOut)
