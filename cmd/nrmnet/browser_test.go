@@ -309,6 +309,12 @@ func screenshot(t *testing.T, ctx context.Context, url, name string) {
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
+	writeScreenshot(t, name, png)
+}
+
+// writeScreenshot saves png as docs/screenshots/name.
+func writeScreenshot(t *testing.T, name string, png []byte) {
+	t.Helper()
 	dir := filepath.Join("..", "..", "docs", "screenshots")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

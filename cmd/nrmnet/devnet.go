@@ -914,7 +914,8 @@ func devnetAlertChild(seed int64, issuer authority.Code, now time.Time) (*v1.Cas
 	if err != nil {
 		return nil, v1.ChildIdentity{}, err
 	}
-	g := synthetic.New(seed, synthetic.WithAuthority(issuer), synthetic.WithClock(now))
+	// Referred within the last two days, so that its clocks are running.
+	g := synthetic.New(seed, synthetic.WithAuthority(issuer), synthetic.WithClock(now), synthetic.WithPeriod(now.Add(-48*time.Hour), now.Add(-time.Hour)))
 	for range 100 {
 		c := g.Case()
 		v := g.Variant(c)
