@@ -26,10 +26,14 @@ import (
 // default digest interval (one minute, one random peer) and the outbox's
 // retry backoff, which nrmnet run does not let a config file shorten.
 const (
-	testBudget    = 8 * time.Minute
+	testBudget    = 6 * time.Minute
 	healthyWithin = 90 * time.Second
 	deliverWithin = 45 * time.Second
 	catchUpWithin = 3 * time.Minute
+	// noticeWithin bounds how long the others take to drop their
+	// connections to the node cut off the network: libp2p's keepalive, about
+	// 45 s here.
+	noticeWithin = 2 * time.Minute
 )
 
 // imageUID is the USER of deploy/Dockerfile.
@@ -39,6 +43,7 @@ func TestRegionSurvivesKilledAndPartitionedNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testBudget)
 	defer cancel()
 	d := newDocker(t, ctx)
+	d.sweepStale(testBudget + 5*time.Minute)
 	repo := moduleRoot(t)
 	suffix := randomSuffix(t)
 
@@ -62,7 +67,7 @@ func TestRegionSurvivesKilledAndPartitionedNodes(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the static binary: %v\n%s", err, out)
 	}
-	image := "nrmnet-deploytest:" + suffix
+	image := imageRepo + ":" + suffix
 	t.Cleanup(func() { d.quiet("rmi", "-f", image) })
 	d.must("build", "-q", "-t", image, buildDir)
 
@@ -83,7 +88,7 @@ func TestRegionSurvivesKilledAndPartitionedNodes(t *testing.T) {
 	}
 
 	c := &composeRegion{
-		d: d, t: t, project: "nrmnetdt" + suffix,
+		d: d, t: t, project: projectPrefix + suffix,
 		file: filepath.Join(repo, "deploy", "compose.yaml"),
 		env: []string{
 			"NRMNET_IMAGE=" + image,
@@ -280,7 +285,7 @@ func (c *composeRegion) waitHealthy(ctx context.Context, services ...string) {
 // connected in /metrics.
 func (c *composeRegion) waitConnected(ctx context.Context, want int, services ...string) {
 	c.t.Helper()
-	c.waitFor(ctx, healthyWithin, fmt.Sprintf("connected to %d members", want), func() (bool, string) {
+	c.waitFor(ctx, noticeWithin, fmt.Sprintf("connected to %d members", want), func() (bool, string) {
 		var off []string
 		for _, s := range services {
 			n, err := c.metric(ctx, s, "nrmnet_federation_members_connected")
@@ -571,6 +576,52 @@ func (d *docker) must(args ...string) []byte {
 func (d *docker) quiet(args ...string) {
 	if out, err := d.run(args...); err != nil && !errors.Is(err, context.Canceled) {
 		d.t.Logf("cleanup: %v %s", err, out)
+	}
+}
+
+// Prefixes of what the test names, so that leftovers of a run that was
+// killed before its cleanups ran can be found.
+const (
+	projectPrefix = "nrmnetdt"
+	imageRepo     = "nrmnet-deploytest"
+)
+
+// sweepStale removes the containers, networks and images of earlier runs
+// of this test older than age, which a run killed outright (a test binary
+// timeout, SIGKILL) leaves behind. Younger ones may belong to a run still
+// going, and are left alone.
+func (d *docker) sweepStale(age time.Duration) {
+	old := func(kind, id string) bool {
+		out, err := d.run(kind, "inspect", "-f", "{{.Created}}", id)
+		if err != nil {
+			return false
+		}
+		s := strings.TrimSpace(string(out))
+		at, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil { // networks show Go's time.Time.String form
+			at, err = time.Parse("2006-01-02 15:04:05.999999999 -0700 MST", s)
+		}
+		return err == nil && time.Since(at) > age
+	}
+	out, _ := d.run("ps", "-a", "--filter", "label=com.docker.compose.project", "--format", `{{.ID}} {{.Label "com.docker.compose.project"}}`)
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && strings.HasPrefix(f[1], projectPrefix) && old("container", f[0]) {
+			d.t.Logf("removing container %s left by an earlier run (project %s)", f[0], f[1])
+			d.quiet("rm", "-f", "-v", f[0])
+		}
+	}
+	out, _ = d.run("network", "ls", "--filter", "name="+projectPrefix, "--format", "{{.Name}}")
+	for _, n := range strings.Fields(string(out)) {
+		if strings.HasPrefix(n, projectPrefix) && old("network", n) {
+			d.quiet("network", "rm", n) // refused while a younger run uses it
+		}
+	}
+	out, _ = d.run("images", imageRepo, "--format", "{{.Repository}}:{{.Tag}}")
+	for _, img := range strings.Fields(string(out)) {
+		if old("image", img) {
+			d.quiet("rmi", img)
+		}
 	}
 }
 
