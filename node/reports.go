@@ -61,10 +61,12 @@ func (n *Node) quarterlyReturn(ctx context.Context, who Principal, q report.Quar
 // ReferralDataset builds the per-referral dataset (node/report.Referrals)
 // for the referrals received in quarter q: one row per referral, no child
 // identified, not suppressed: it is the authority's own management
-// information. Like QuarterlyReturn it needs CanReadReports and reads every
-// case in one audited bulk read, with the purpose referralsPurpose.
+// information. It needs CanReadReferralData (the NRM coordinator's, never the
+// regional coordinator's: the rows are not suppressed) and, like
+// QuarterlyReturn, reads every case in one audited bulk read, with the
+// purpose referralsPurpose.
 func (n *Node) ReferralDataset(ctx context.Context, who Principal, q report.Quarter) ([]report.ReferralRow, error) {
-	if err := n.require(ctx, who, CanReadReports, "report.referrals", q.String()); err != nil {
+	if err := n.require(ctx, who, CanReadReferralData, "report.referrals", q.String()); err != nil {
 		return nil, err
 	}
 	if err := q.Validate(); err != nil {

@@ -116,6 +116,7 @@ func TestReportsBulkReadMatchesPerCase(t *testing.T) {
 		t.Errorf("returns differ:\nper case %+v\nbulk     %+v", perCase, bulk)
 	}
 
+	who = f.users[RoleNRMCoordinator]
 	rowsPerCase, err := old.ReferralDataset(ctx, who, q)
 	if err != nil {
 		t.Fatal(err)
@@ -141,10 +142,7 @@ func TestReferralDatasetRefusals(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.mustCreate(t)
-	for _, r := range []Role{RolePanelMember, RoleAuditor, RoleAdvocate} {
-		if r.Can(CanReadReports) {
-			continue
-		}
+	for _, r := range []Role{RolePanelMember, RoleAuditor, RoleAdvocate, RoleRegionalCoordinator, RoleSocialWorker} {
 		before := f.auditSize(t)
 		if _, err := f.node.ReferralDataset(ctx, f.users[r], report.QuarterOf(start)); !errors.Is(err, ErrForbidden) {
 			t.Errorf("%s: %v, want ErrForbidden", r, err)
@@ -153,7 +151,7 @@ func TestReferralDatasetRefusals(t *testing.T) {
 			t.Errorf("%s: refusal audited as %+v", r, f.auditSince(t, before))
 		}
 	}
-	if _, err := f.node.ReferralDataset(ctx, f.users[RoleRegionalCoordinator], report.Quarter{}); !errors.Is(err, ErrInvalid) {
+	if _, err := f.node.ReferralDataset(ctx, f.users[RoleNRMCoordinator], report.Quarter{}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("zero quarter: %v, want ErrInvalid", err)
 	}
 }

@@ -48,20 +48,24 @@ type Capability string
 
 // The capabilities checked by the node.
 const (
-	CanCreateCase      Capability = "create_case"       // take a referral
-	CanReadCase        Capability = "read_case"         // read one case, with a purpose
-	CanListCases       Capability = "list_cases"        // list case summaries (no identity)
-	CanWorkCase        Capability = "work_case"         // NRM process steps other than decisions
-	CanSafeguard       Capability = "safeguard"         // safeguarding, risk, advocate
-	CanRecordDecision  Capability = "record_decision"   // RG, CG and reconsideration decisions
-	CanRecordViews     Capability = "record_views"      // the child's wishes and feelings
-	CanSeeOverdue      Capability = "see_overdue"       // overdue and due-soon lists, with case IDs
-	CanSeeCounts       Capability = "see_counts"        // overdue and due-soon counts only
-	CanReadAudit       Capability = "read_audit"        // audit entries
-	CanSeeCheckpoint   Capability = "see_checkpoint"    // the audit log's checkpoint
-	CanManageUsers     Capability = "manage_users"      // add, list and revoke users
-	CanReadReports     Capability = "read_reports"      // aggregate management information
-	CanReadChildRecord Capability = "read_child_record" // the child's plain-language record
+	CanCreateCase     Capability = "create_case"     // take a referral
+	CanReadCase       Capability = "read_case"       // read one case, with a purpose
+	CanListCases      Capability = "list_cases"      // list case summaries (no identity)
+	CanWorkCase       Capability = "work_case"       // NRM process steps other than decisions
+	CanSafeguard      Capability = "safeguard"       // safeguarding, risk, advocate
+	CanRecordDecision Capability = "record_decision" // RG, CG and reconsideration decisions
+	CanRecordViews    Capability = "record_views"    // the child's wishes and feelings
+	CanSeeOverdue     Capability = "see_overdue"     // overdue and due-soon lists, with case IDs
+	CanSeeCounts      Capability = "see_counts"      // overdue and due-soon counts only
+	CanReadAudit      Capability = "read_audit"      // audit entries
+	CanSeeCheckpoint  Capability = "see_checkpoint"  // the audit log's checkpoint
+	CanManageUsers    Capability = "manage_users"    // add, list and revoke users
+	CanReadReports    Capability = "read_reports"    // aggregate management information
+	// CanReadReferralData is the per-referral dataset: one row per referral,
+	// not suppressed, so it stays with the authority's own NRM coordinator and
+	// never goes to a regional coordinator, who sees aggregates only.
+	CanReadReferralData Capability = "read_referral_data"
+	CanReadChildRecord  Capability = "read_child_record" // the child's plain-language record
 )
 
 // capabilities is the role table: what each role may do, and nothing else.
@@ -69,7 +73,8 @@ var capabilities = map[Role][]Capability{
 	RoleSocialWorker: {CanCreateCase, CanReadCase, CanListCases, CanWorkCase, CanSafeguard,
 		CanRecordViews, CanSeeOverdue, CanSeeCounts, CanReadChildRecord},
 	RoleNRMCoordinator: {CanCreateCase, CanReadCase, CanListCases, CanWorkCase, CanSafeguard,
-		CanRecordDecision, CanRecordViews, CanSeeOverdue, CanSeeCounts, CanReadReports, CanReadChildRecord},
+		CanRecordDecision, CanRecordViews, CanSeeOverdue, CanSeeCounts, CanReadReports, CanReadReferralData,
+		CanReadChildRecord},
 	RolePanelMember:         {CanReadCase, CanListCases},
 	RolePanelChair:          {CanReadCase, CanListCases, CanRecordDecision},
 	RoleAdvocate:            {CanReadCase, CanRecordViews, CanReadChildRecord},
