@@ -101,7 +101,8 @@ func (c PanelHostConfig) Validate() error {
 }
 
 // PanelHost is a running panel on this node: its decision state and its
-// Raft group, attached to the node's Panels.
+// Raft group, attached to the node's Panels. On the panel's witness it is the
+// Raft group alone (StartPanelWitness): no state, nothing attached.
 type PanelHost struct {
 	id     v1.PanelID
 	panels *Panels
@@ -154,17 +155,57 @@ func StartPanel(panels *Panels, cfg PanelHostConfig) (*PanelHost, error) {
 	return &PanelHost{id: cfg.Panel, panels: panels, fsm: fsm, raft: r}, nil
 }
 
+// StartPanelWitness starts this node as the witness of a panel of two
+// authorities: a voting server that keeps the panel's log, sealed with a data
+// key it does not hold, and reads none of it (consensus.WitnessFSM). It has
+// no decision state and is not attached to the node's Panels: the node cannot
+// propose to, or read from, a panel it only witnesses. cfg.DataKey must be
+// nil; cfg.AuthorityOf is unused (a witness leader cannot read what it is
+// forwarded, so the members check it).
+func StartPanelWitness(cfg PanelHostConfig) (*PanelHost, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.DataKey != nil {
+		return nil, fmt.Errorf("%w: panel %s: a witness must not hold the panel data key", ErrInvalidConfig, cfg.Panel)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	cc := consensus.DefaultConfig()
+	if cfg.Consensus != nil {
+		cc = *cfg.Consensus
+	}
+	cc.Panel, cc.Self, cc.Members, cc.Admit, cc.Join = cfg.Panel, cfg.Host.ID(), cfg.Members, cfg.Admit, cfg.Join
+	cc.Host, cc.Dir, cc.EncryptionKey, cc.DataKey = cfg.Host, filepath.Join(cfg.Dir, "raft"), cfg.EncryptionKey, nil
+	cc.FSM, cc.FSMPersistsState, cc.Witness, cc.Logger = consensus.NewWitnessFSM(), false, true, logger
+	r, err := consensus.New(cc)
+	if err != nil {
+		return nil, fmt.Errorf("start panel %s witness: %w", cfg.Panel, err)
+	}
+	return &PanelHost{id: cfg.Panel, raft: r}, nil
+}
+
+// Witness says whether this node is only the panel's witness.
+func (h *PanelHost) Witness() bool { return h.fsm == nil }
+
 // Panel returns the Raft group (status, membership, Revoke on roster
 // updates).
 func (h *PanelHost) Panel() *consensus.Panel { return h.raft }
 
-// State returns the panel's decision state on this member.
+// State returns the panel's decision state on this member; nil on a
+// witness.
 func (h *PanelHost) State() *panel.FSM { return h.fsm }
 
 // Close detaches the panel from the node, shuts Raft down, then closes the
 // state (in that order: raft must not apply to a closed state). Idempotent.
 func (h *PanelHost) Close() error {
 	h.once.Do(func() {
+		if h.fsm == nil { // a witness: nothing attached, no state
+			h.err = h.raft.Close()
+			return
+		}
 		h.panels.Detach(h.id)
 		h.err = errors.Join(h.raft.Close(), h.fsm.Close())
 	})
