@@ -76,13 +76,8 @@ func TestBrowserAlertReachesTargetAndRaisesMatchTask(t *testing.T) {
 		if err := navigate(run, baseURL+"/signin?next="+url.QueryEscape(next)); err != nil {
 			t.Fatal(err)
 		}
-		if err := chromedp.Do(run,
-			chromedp.WaitVisible(chromedp.CSS("#token")),
-			chromedp.SendKeys(chromedp.CSS("#token"), tok),
-			chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`)),
-			chromedp.WaitVisible(chromedp.CSS(landing)),
-		); err != nil {
-			t.Fatalf("sign in, waiting for %s: %v", landing, err)
+		if err := submitSignIn(run, tok, landing); err != nil {
+			t.Fatal(err)
 		}
 	}
 

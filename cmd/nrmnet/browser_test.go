@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,13 +241,8 @@ func TestBrowserSignIn(t *testing.T) {
 	// should lead to (never one the sign-in page has too).
 	signIn := func(tok, landing string) {
 		t.Helper()
-		if err := chromedp.Do(run,
-			chromedp.WaitVisible(chromedp.CSS("#token")),
-			chromedp.SendKeys(chromedp.CSS("#token"), tok),
-			chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`)),
-			chromedp.WaitVisible(chromedp.CSS(landing)),
-		); err != nil {
-			t.Fatalf("sign in, waiting for %s: %v", landing, err)
+		if err := submitSignIn(run, tok, landing); err != nil {
+			t.Fatal(err)
 		}
 	}
 
@@ -295,6 +291,22 @@ func TestBrowserSignIn(t *testing.T) {
 	if !found {
 		t.Errorf("no access.denied entry for cmd.auditor among the last audit entries: %+v", entries)
 	}
+}
+
+// submitSignIn types tok into the sign-in form on the page and waits for
+// an element of the page it should lead to (never one the sign-in page has
+// too).
+func submitSignIn(ctx context.Context, tok, landing string) error {
+	err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), tok),
+		chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(landing)),
+	)
+	if err != nil {
+		return fmt.Errorf("sign in, waiting for %s: %w", landing, err)
+	}
+	return nil
 }
 
 // screenshot saves a full-page PNG of url under docs/screenshots.
