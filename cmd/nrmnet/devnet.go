@@ -168,6 +168,9 @@ synthetic; signing in with a token acts as that user.`,
 				for _, line := range raiseDevnetAlerts(ctx, nodes, log) {
 					fmt.Fprintln(out, line)
 				}
+				for _, line := range seedDevnetRelocation(ctx, nodes, log) {
+					fmt.Fprintln(out, line)
+				}
 			} else {
 				fmt.Fprintf(out, "Resumed the devnet from %s\n", absDir(dir))
 			}

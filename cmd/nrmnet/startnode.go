@@ -77,6 +77,7 @@ type runningNode struct {
 	alerts   *node.CrossBorder
 	issuer   *match.Issuer
 	receiver *match.Receiver
+	relocs   *relocationParts
 	presence *presence
 	status   *regionStatus
 	metrics  *prometheus.Registry
@@ -295,9 +296,15 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	pub.svc.Store(n.gossip)
 	n.status.reports = n.gossip
 
+	if n.relocs, err = startRelocations(relocationDeps{Dir: dir, KeysDir: sc.KeysDir, Authority: cfg.Authority,
+		Identity: set.identity, Host: n.host, Node: n.app, Store: n.store, Logger: log}); err != nil {
+		return nil, err
+	}
+
 	acfg := api.DefaultConfig()
 	acfg.Node = n.app
 	acfg.Alerts = n.alerts
+	acfg.Relocations = n.relocs.Desk
 	acfg.Logger = log.With("component", "api")
 	jsonAPI, err := api.New(acfg)
 	if err != nil {
@@ -311,6 +318,7 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	wc.Cases = webCases{store: n.store}
 	wc.CaseFiles = webCaseFiles{app: n.app}
 	wc.Alerts = webAlerts{cb: n.alerts, self: cfg.Authority}
+	wc.Relocations = webRelocations{desk: n.relocs.Desk, self: cfg.Authority}
 	wc.Auth = webUsers{app: n.app}
 	wc.DemoPrincipal = opts.DemoPrincipal
 	if opts.RefreshInterval > 0 {
@@ -424,8 +432,8 @@ func (n *runningNode) readyz(w http.ResponseWriter, _ *http.Request) {
 
 // Close stops the node in order: it stops answering ready, lets HTTP
 // requests in flight finish (bounded by http.shutdown_timeout), stops
-// gossip, closes the federation host (peers see the node leave at once), then
-// the store, which
+// gossip, then the relocation service and its hand-over store, closes the
+// federation host (peers see the node leave at once), then the store, which
 // syncs and records its audit checkpoint. It may be called more than once.
 func (n *runningNode) Close() error {
 	n.closeOnce.Do(func() {
@@ -463,6 +471,9 @@ func (n *runningNode) Close() error {
 			if err := n.receiver.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("match receiver: %w", err))
 			}
+		}
+		if err := n.relocs.Close(); err != nil {
+			errs = append(errs, err)
 		}
 		if n.host != nil {
 			if err := n.host.Close(); err != nil {
