@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,10 +31,25 @@ var pairLayout = devnetLayout{
 	}},
 }
 
+// pair is the two running nodes of pairLayout and what restarts them.
+type pair struct {
+	dir   string
+	m     *devnetManifest
+	opts  startOptions
+	nodes []*runningNode // ISL, CMD
+	// tokens are each authority's social worker's bearer token.
+	tokens map[authority.Code]string
+}
+
 // startPair creates the pair layout and starts both nodes through
 // startNode on loopback, pages behind sign-in; it returns the nodes (ISL,
 // CMD) and each authority's social worker's token.
 func startPair(t *testing.T) ([]*runningNode, map[authority.Code]string) {
+	p := startPairFull(t)
+	return p.nodes, p.tokens
+}
+
+func startPairFull(t *testing.T) *pair {
 	t.Helper()
 	log := testLog(t)
 	dir := t.TempDir()
@@ -67,7 +83,38 @@ func startPair(t *testing.T) ([]*runningNode, map[authority.Code]string) {
 	for _, n := range nodes {
 		waitReady(t, n)
 	}
-	return nodes, workers
+	return &pair{dir: dir, m: m, opts: opts, nodes: nodes, tokens: workers}
+}
+
+// restart starts node i again from its directory, as `nrmnet run` would
+// after a stop; the earlier node must have been closed.
+func (p *pair) restart(t *testing.T, i int) *runningNode {
+	t.Helper()
+	nodeDir := filepath.Join(p.dir, p.m.Nodes[i].Dir)
+	cfg, err := loadNodeConfig(nodeDir, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.HTTP.ShutdownTimeout = 2 * time.Second
+	var n *runningNode
+	for range 50 { // the libp2p port of the node just closed may take a moment to free
+		if n, err = startNode(context.Background(), nodeDir, cfg, p.opts); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Errorf("stop %s: %v", n.Authority, err)
+		}
+	})
+	p.nodes[i] = n
+	waitReady(t, n)
+	return n
 }
 
 // relocationJSON is the part of the API's relocation view the test reads.
@@ -259,6 +306,58 @@ func TestRelocationThroughRunningNodes(t *testing.T) {
 	code, b = call(t, http.MethodPost, "http://"+isl.HTTPAddr()+"/v1/relocations/"+string(asked.ID)+"/revoke", tokens["ISL"], map[string]string{})
 	if code != http.StatusConflict {
 		t.Errorf("revoke after completion: %d %s, want 409", code, b)
+	}
+}
+
+// The origin stops after asking and the destination accepts while it is
+// away; when the origin starts again from its directory (the hand-over
+// store reopened with the same derived key), the hand-over resumes and
+// completes.
+func TestRelocationResumesAfterOriginRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two nodes")
+	}
+	p := startPairFull(t)
+	isl, cmd := p.nodes[0], p.nodes[1]
+	ctx := context.Background()
+	now := time.Now().UTC()
+	child := synthetic.New(12, synthetic.WithAuthority("ISL"), synthetic.WithClock(now),
+		synthetic.WithPeriod(now.Add(-48*time.Hour), now.Add(-time.Hour))).Case()
+	caseID, err := devnetRefer(ctx, isl, child.Identity, child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := isl.relocs.Desk.Request(ctx, devnetWorker("ISL"), node.NewRelocation{Case: caseID, Destination: "CMD",
+		Reason: v1.ReasonChildMoved, Urgency: v1.UrgencyHigh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := r.Request.ID
+	eventually(t, "the offer in Camden's inbox", func() bool {
+		in, _ := relocationsOf(t, cmd, p.tokens["CMD"])
+		_, ok := findJSON(in, id)
+		return ok
+	})
+	if err := isl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	code, b := call(t, http.MethodPost, "http://"+cmd.HTTPAddr()+"/v1/relocations/"+string(id)+"/accept", p.tokens["CMD"], map[string]string{})
+	if code != http.StatusOK {
+		t.Fatalf("accept while Islington is down: %d %s", code, b)
+	}
+	isl = p.restart(t, 0)
+	eventually(t, "completion after Islington's restart", func() bool {
+		in, _ := relocationsOf(t, cmd, p.tokens["CMD"])
+		_, out := relocationsOf(t, isl, p.tokens["ISL"])
+		d, ok1 := findJSON(in, id)
+		o, ok2 := findJSON(out, id)
+		return ok1 && ok2 && d.State == "completed" && o.State == "completed"
+	})
+	if got := readStoredCase(t, cmd, caseID); got.Responsible != "CMD" {
+		t.Fatalf("Camden's case held for %s", got.Responsible)
+	}
+	if got := readStoredCase(t, isl, caseID); got.State != v1.StateTransferredOut {
+		t.Fatalf("Islington's case is %s", got.State)
 	}
 }
 
