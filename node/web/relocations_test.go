@@ -103,6 +103,7 @@ func TestRelocationsPageListsInboxAndOutbox(t *testing.T) {
 		`<label for="revoke-reason-`+string(requestID)+`">`, `id="revoke-reason-`+string(requestID)+`"`,
 		"Camden to Islington", "Islington to Hackney", "child moved", "13-15, female", "on a child protection plan",
 		"criminal; county lines", "Received", "waiting too long", "Accepted by Islington",
+		`<a href="/cases/CMD-3f9a0c1b2d4e5f60"><code>CMD-3f9a0c1b2d4e5f60</code></a> at Camden; now held here`,
 		`<a href="/relocations" aria-current="page">Relocations</a>`)
 	for _, absent := range []string{
 		`action="/relocations/` + string(completedID),
