@@ -40,6 +40,7 @@ type nodeConfig struct {
 	Storage    storageConfig    `yaml:"storage"`
 	Federation federationConfig `yaml:"federation"`
 	HTTP       httpConfig       `yaml:"http"`
+	Panels     panelsConfig     `yaml:"panels"`
 	Log        logConfig        `yaml:"log"`
 }
 
@@ -105,8 +106,9 @@ func defaultNodeConfig(a v1.AuthorityCode) nodeConfig {
 			RosterFile: "region.roster",
 			Threshold:  2,
 		},
-		HTTP: httpConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: 10 * time.Second},
-		Log:  logConfig{Level: "info", Format: "json"},
+		HTTP:   httpConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: 10 * time.Second},
+		Panels: defaultPanelsConfig(),
+		Log:    logConfig{Level: "info", Format: "json"},
 	}
 }
 
@@ -126,6 +128,7 @@ func (c nodeConfig) validate() error {
 	if c.KeysDir == "" {
 		errs = append(errs, errors.New("keys_dir: is required"))
 	}
+	errs = append(errs, c.Panels.validate()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

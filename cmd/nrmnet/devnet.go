@@ -171,6 +171,9 @@ synthetic; signing in with a token acts as that user.`,
 				for _, line := range seedDevnetRelocation(ctx, nodes, log) {
 					fmt.Fprintln(out, line)
 				}
+				for _, line := range seedDevnetPanel(ctx, nodes, log) {
+					fmt.Fprintln(out, line)
+				}
 			} else {
 				fmt.Fprintf(out, "Resumed the devnet from %s\n", absDir(dir))
 			}
@@ -343,6 +346,9 @@ func createDevnet(ctx context.Context, dir string, now time.Time, layout devnetL
 		tokens = append(tokens, toks...)
 	}
 	if err := writeDevnetTokens(dir, tokens); err != nil {
+		return nil, err
+	}
+	if err := createDevnetPanelKeys(dir, specs); err != nil {
 		return nil, err
 	}
 	for _, r := range m.Regions {

@@ -78,6 +78,7 @@ type runningNode struct {
 	issuer   *match.Issuer
 	receiver *match.Receiver
 	relocs   *relocationParts
+	panels   *panelParts
 	presence *presence
 	status   *regionStatus
 	metrics  *prometheus.Registry
@@ -242,6 +243,11 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	if n.app, err = node.New(ncfg); err != nil {
 		return nil, err
 	}
+	if n.panels, err = startPanels(panelDeps{DataDir: sc.DataDir, KeysDir: sc.KeysDir, Config: cfg.Panels,
+		Host: n.host, Node: n.app, Logger: log}); err != nil {
+		return nil, err
+	}
+	n.status.panels = n.panels
 
 	// Cross-border alerts: the receiver asks other issuers about this
 	// node's cases; CrossBorder raises, receives and matches; the issuer
@@ -305,6 +311,7 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	acfg.Node = n.app
 	acfg.Alerts = n.alerts
 	acfg.Relocations = n.relocs.Desk
+	acfg.Panels = n.panels.Panels
 	acfg.Logger = log.With("component", "api")
 	jsonAPI, err := api.New(acfg)
 	if err != nil {
@@ -319,6 +326,7 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	wc.CaseFiles = webCaseFiles{app: n.app}
 	wc.Alerts = webAlerts{cb: n.alerts, self: cfg.Authority}
 	wc.Relocations = webRelocations{desk: n.relocs.Desk, self: cfg.Authority}
+	wc.Panels = webPanels{parts: n.panels, self: cfg.Authority}
 	wc.Auth = webUsers{app: n.app}
 	wc.DemoPrincipal = opts.DemoPrincipal
 	if opts.RefreshInterval > 0 {
@@ -457,6 +465,9 @@ func (n *runningNode) Close() error {
 		if n.stopRoster != nil {
 			n.stopRoster()
 		}
+		if err := n.panels.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("panels: %w", err))
+		}
 		if n.gossip != nil {
 			if err := n.gossip.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("gossip: %w", err))
@@ -541,6 +552,7 @@ type regionStatus struct {
 	store    *storage.Store
 	presence *presence
 	reports  statusReports
+	panels   *panelParts // nil-safe; set before gossip starts
 	version  string
 	ttl      time.Duration // how long this node's own report is reused
 	now      func() time.Time
@@ -624,8 +636,18 @@ func (s *regionStatus) RegionView(ctx context.Context) (web.RegionView, error) {
 		up[m.Authority] = st.Up
 		v.Authorities = append(v.Authorities, st)
 	}
+	for _, ps := range s.panels.States() {
+		if ps.Leader != "" {
+			leaders[string(ps.Panel)] = ps.Leader // this node's own view is freshest
+		}
+	}
 	for _, id := range panelOrder {
 		p := web.PanelStatus{ID: id, Members: panels[id], Leader: leaders[id]}
+		for _, ps := range s.panels.States() {
+			if string(ps.Panel) == id && ps.Lag != nil {
+				p.Lag = ps.Lag
+			}
+		}
 		for _, c := range p.Members {
 			if up[c] {
 				p.MembersUp++
@@ -823,6 +845,7 @@ func (s *regionStatus) heartbeatStatus() gossip.StatusReport {
 	rep, root := s.cached, s.cachedRoot
 	s.mu.Unlock()
 	return gossip.StatusReport{
+		Panels:     s.panels.Heartbeat(),
 		Overdue:    []gossip.OverdueCount{{Clock: "next_deadline", Count: uint32(rep.Overdue)}},
 		Checkpoint: gossip.Checkpoint{Size: rep.AuditSize, Root: root},
 	}

@@ -77,6 +77,10 @@ type Config struct {
 	// decisions; nil (a node that is not federated) shows the page as
 	// unavailable.
 	Relocations RelocationDesk
+	// Panels shows the combined panels this node sits on, their cases'
+	// meetings, votes and decisions, and takes votes and conclusions; nil
+	// shows those pages as unavailable.
+	Panels PanelDesk
 	// Auth checks the tokens users sign in with. When nil there is no
 	// sign-in, and the case list is refused unless DemoPrincipal is set.
 	Auth Authenticator
@@ -192,7 +196,7 @@ func New(cfg Config) (*Server, error) {
 		"taskField": taskField,
 		"ptr":       func(t time.Time) *time.Time { return &t },
 	}
-	for _, page := range []string{"home", "federation", "cases", "case", "alerts", "tasks", "relocations", "problem", "signin"} {
+	for _, page := range []string{"home", "federation", "cases", "case", "alerts", "tasks", "relocations", "panels", "panels-case", "problem", "signin"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", page, err)
@@ -213,6 +217,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /tasks", s.tasks)
 	mux.HandleFunc("POST /tasks/{id}/resolve", s.resolveTask)
 	s.relocationRoutes(mux)
+	s.panelRoutes(mux)
 	mux.HandleFunc("GET /signin", s.signInForm)
 	mux.HandleFunc("POST /signin", s.signIn)
 	mux.HandleFunc("POST /signout", s.signOut)
