@@ -16,6 +16,7 @@ import (
 	"nrmnet/federation/match"
 	"nrmnet/federation/match/matchtest"
 	"nrmnet/federation/roster"
+	"nrmnet/internal/wiring"
 	"nrmnet/node"
 	"nrmnet/schemas/authority"
 	v1 "nrmnet/schemas/v1"
@@ -307,28 +308,28 @@ func (c *Cluster) startFederation(n *Node) {
 	if err != nil {
 		t.Fatalf("%s: match receiver: %v", n.Authority, err)
 	}
-	pub, tokens := &publisher{}, &tokenIssuer{}
+	pub, tokens := &wiring.Publisher{}, &wiring.TokenIssuer{}
 	cc := node.DefaultCrossBorderConfig()
 	cc.Node, cc.Store, cc.Signer = n.App, n.Store, n.Key
 	cc.Publisher, cc.Issuer = pub, tokens
-	cc.Matcher = matcher{host: n.Host, receiver: n.Receiver}
+	cc.Matcher = wiring.Matcher{Host: n.Host, Receiver: n.Receiver}
 	cc.Logger = log
 	n.CrossBorder, err = node.NewCrossBorder(cc)
 	if err != nil {
 		t.Fatalf("%s: crossborder: %v", n.Authority, err)
 	}
 	ic := match.DefaultIssuerConfig()
-	ic.Host, ic.Keys, ic.Logger = n.MatchServed.Handlers(n.Host.Libp2p()), matchKeyStore{n.Store}, log
-	ic.Authorize, ic.Audit = issuerHooks(n.Host, n.CrossBorder)
+	ic.Host, ic.Keys, ic.Logger = n.MatchServed.Handlers(n.Host.Libp2p()), wiring.MatchKeys{Store: n.Store}, log
+	ic.Authorize, ic.Audit = wiring.IssuerHooks(n.Host, n.CrossBorder)
 	n.Issuer, err = match.NewIssuer(ic)
 	if err != nil {
 		t.Fatalf("%s: match issuer: %v", n.Authority, err)
 	}
-	tokens.is.Store(n.Issuer)
+	tokens.Bind(n.Issuer)
 
 	gc := gossip.DefaultConfig()
 	gc.Host, gc.Identity = n.Host, n.Key
-	gc.Outbox, gc.Seen = outboxAdapter{n.Store}, n.Store
+	gc.Outbox, gc.Seen = wiring.Outbox{Store: n.Store}, n.Store
 	gc.Handler = gossip.AlertHandlerFunc(func(ctx context.Context, r gossip.Received) error {
 		n.mu.Lock()
 		n.delivered = append(n.delivered, gossip.Received{Alert: r.Alert, Envelope: bytes.Clone(r.Envelope), From: r.From, Via: r.Via})
@@ -352,7 +353,7 @@ func (c *Cluster) startFederation(n *Node) {
 	if err != nil {
 		t.Fatalf("%s: gossip: %v", n.Authority, err)
 	}
-	pub.svc.Store(n.Gossip)
+	pub.Bind(n.Gossip)
 }
 
 // Close stops the node in the reverse order of starting: gossip (no new
