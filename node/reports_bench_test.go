@@ -6,13 +6,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"nrmnet/node/report"
-	"nrmnet/schemas/synthetic"
 	"nrmnet/storage"
 )
 
@@ -48,32 +45,8 @@ func BenchmarkQuarterlyReturn(b *testing.B) {
 			b.Errorf("close store: %v", err)
 		}
 	})
-	cases := synthetic.New(7, synthetic.WithAuthority(testAuthority)).Cases(n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 1)
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < len(cases); i = int(next.Add(1)) - 1 {
-				c := cases[i]
-				c.Revision = 1
-				if err := s.CreateCase(context.Background(), c, storage.Access{Actor: "bench"}); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
+	if err := fillStore(s, n); err != nil {
 		b.Fatal(err)
-	default:
 	}
 	cfg := DefaultConfig()
 	cfg.Store = s

@@ -199,7 +199,8 @@ func BenchmarkReadCase(b *testing.B) {
 }
 
 // BenchmarkQuarterlyReturn times the quarterly return over every preloaded
-// case through the API (each case read decrypted and audited) against
+// case through the API (Node.QuarterlyReturn: every case decrypted in one
+// bulk read, storage.ExportCases, audited by a single entry) against
 // node/report alone on cases already in memory.
 func BenchmarkQuarterlyReturn(b *testing.B) {
 	tn := benchNode(b)

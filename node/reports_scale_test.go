@@ -1,0 +1,269 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"nrmnet/node/report"
+	"nrmnet/schemas/synthetic"
+	v1 "nrmnet/schemas/v1"
+	"nrmnet/storage"
+)
+
+// Run at scale (see docs/benchmarks.md, "reports"):
+//
+//	go test ./node -run TestQuarterlyReturnAtScale -v -timeout 60m -node.reportcases=100000
+var reportCases = flag.Int("node.reportcases", 300, "TestQuarterlyReturnAtScale: store this many synthetic cases on disk and time the quarterly return through the node against node/report alone")
+
+// The child process of TestQuarterlyReturnAtScale finds the store here.
+const (
+	scaleChildData = "NRMNET_REPORTSCALE_DATA"
+	scaleChildKeys = "NRMNET_REPORTSCALE_KEYS"
+)
+
+// scaleRounds is how many times each side runs, interleaved.
+const scaleRounds = 3
+
+// TestQuarterlyReturnAtScale stores -node.reportcases synthetic cases (300
+// by default, so that the ordinary run stays quick) in an on-disk store
+// with the default configuration, closes it, and then, in a child process
+// that opens the store afresh (so that the memory used to write the cases
+// is not counted), builds the 2025-Q1 return scaleRounds times each way,
+// interleaved: through the node (Node.QuarterlyReturn: role check, one
+// audited bulk read with storage.ExportCases, node/report), and with
+// node/report.Quarterly alone over the same cases already in memory. It
+// asserts that both give the same return and reports the median times,
+// their ratio and the peak resident memory of each (VmHWM, reset before
+// each side through /proc/self/clear_refs). Times are figures for
+// docs/benchmarks.md, never asserted.
+func TestQuarterlyReturnAtScale(t *testing.T) {
+	if *reportCases <= 0 {
+		t.Skip("-node.reportcases is 0")
+	}
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	n := *reportCases
+	dir := t.TempDir()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err == nil && st.Type == 0x01021994 { // TMPFS_MAGIC
+		t.Fatalf("%s is on tmpfs, where fsync is free; set TMPDIR to a directory on a real disk", dir)
+	}
+	sc := storage.DefaultConfig()
+	sc.DataDir = filepath.Join(dir, "data")
+	sc.KeysDir = filepath.Join(dir, "keys")
+	sc.Authority = testAuthority
+	sc.Logger = slog.New(slog.DiscardHandler)
+	storeScaleCases(t, sc, n)
+
+	child := exec.Command(os.Args[0], "-test.run=^TestQuarterlyReturnScaleChild$", "-test.v", "-test.count=1")
+	child.Env = append(os.Environ(), scaleChildData+"="+sc.DataDir, scaleChildKeys+"="+sc.KeysDir)
+	out, err := child.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	found := false
+	for _, line := range strings.Split(string(out), "\n") {
+		if _, fig, ok := strings.Cut(line, "REPORTSCALE "); ok {
+			t.Log(fig)
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("child reported nothing:\n%s", out)
+	}
+}
+
+// storeScaleCases stores n synthetic cases in a new store in sc and closes
+// it.
+func storeScaleCases(t *testing.T, sc storage.Config, n int) {
+	t.Helper()
+	if err := storage.CreateKeys(sc.KeysDir); err != nil {
+		t.Fatal(err)
+	}
+	s, err := storage.Open(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := fillStore(s, n); err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	took := time.Since(t0)
+	if got := s.CaseCount(); got != n {
+		s.Close()
+		t.Fatalf("store holds %d cases, want %d", got, n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stored %d cases in %v with 64 writers", n, took.Round(time.Millisecond))
+}
+
+// fillStore stores n synthetic cases (seed 7, revision 1) in s with 64
+// writers, as a busy node batches them, and returns the first error.
+func fillStore(s *storage.Store, n int) error {
+	g := synthetic.New(7, synthetic.WithAuthority(testAuthority))
+	work := make(chan *v1.Case, 256)
+	var once sync.Once
+	var firstErr error
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				if err := s.CreateCase(context.Background(), c, storage.Access{Actor: "bench"}); err != nil {
+					once.Do(func() { firstErr = err })
+				}
+			}
+		}()
+	}
+	for range n {
+		c := g.Case()
+		c.Revision = 1
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+	return firstErr
+}
+
+// TestQuarterlyReturnScaleChild is the measuring side of
+// TestQuarterlyReturnAtScale, run in a child process; skipped otherwise.
+func TestQuarterlyReturnScaleChild(t *testing.T) {
+	dataDir, keysDir := os.Getenv(scaleChildData), os.Getenv(scaleChildKeys)
+	if dataDir == "" || keysDir == "" {
+		t.Skip("run by TestQuarterlyReturnAtScale")
+	}
+	say := func(format string, args ...any) { fmt.Printf("REPORTSCALE "+format+"\n", args...) }
+	sc := storage.DefaultConfig()
+	sc.DataDir, sc.KeysDir = dataDir, keysDir
+	sc.Authority = testAuthority
+	sc.Logger = slog.New(slog.DiscardHandler)
+	s, err := storage.Open(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	cfg := DefaultConfig()
+	cfg.Store = s
+	cfg.Authority = testAuthority
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	nd, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	who := Principal{ID: "region", Name: "Bench", Role: RoleRegionalCoordinator, Authority: testAuthority}
+	q, err := report.ParseQuarter("2025-Q1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	settle := func() map[string]float64 {
+		runtime.GC()
+		debug.FreeOSMemory()
+		return procMemMiB(t)
+	}
+	say("store open: VmRSS %.1f MiB", settle()["VmRSS"])
+
+	// The cases in memory for node/report alone: one bulk read, kept.
+	cases, err := nd.reportCases(ctx, who.access("benchmark baseline", v1.BasisPublicTask))
+	if err != nil {
+		t.Fatal(err)
+	}
+	say("%d cases read into memory: VmRSS %.1f MiB", len(cases), settle()["VmRSS"])
+
+	var nodeT, pureT []time.Duration
+	var nodeHWM, pureHWM, nodeBase, pureBase float64
+	var nodeRet, pureRet *report.Return
+	for range scaleRounds {
+		nodeBase = max(nodeBase, settle()["VmRSS"])
+		resetPeakRSS(t)
+		t0 := time.Now()
+		nodeRet, err = nd.QuarterlyReturn(ctx, who, q)
+		nodeT = append(nodeT, time.Since(t0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodeHWM = max(nodeHWM, procMemMiB(t)["VmHWM"])
+
+		pureBase = max(pureBase, settle()["VmRSS"])
+		resetPeakRSS(t)
+		t0 = time.Now()
+		pureRet, err = report.Quarterly(cases, q, nd.cal, report.DefaultConfig())
+		pureT = append(pureT, time.Since(t0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pureHWM = max(pureHWM, procMemMiB(t)["VmHWM"])
+	}
+	if !reflect.DeepEqual(nodeRet, pureRet) {
+		t.Fatalf("the node's return differs from node/report's over the same cases:\nnode %+v\npure %+v", nodeRet, pureRet)
+	}
+	nm, pm := median(nodeT), median(pureT)
+	say("%d cases, %d rounds: node (bulk ExportCases) median %v %v; node/report alone median %v %v; node / report-only %.1f",
+		len(cases), scaleRounds, nm.Round(time.Millisecond), roundAll(nodeT, time.Millisecond), pm.Round(10*time.Microsecond), roundAll(pureT, 10*time.Microsecond), float64(nm)/float64(pm))
+	say("peak RSS (VmHWM): node %.1f MiB, +%.1f MiB over the %.1f MiB before it (the baseline's cases held); node/report alone %.1f MiB, +%.1f MiB over %.1f MiB",
+		nodeHWM, nodeHWM-nodeBase, nodeBase, pureHWM, pureHWM-pureBase, pureBase)
+	runtime.KeepAlive(cases)
+}
+
+func roundAll(ds []time.Duration, to time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(to)
+	}
+	return out
+}
+
+// resetPeakRSS resets VmHWM to the current resident size (Linux 4.0 and
+// later: writing 5 to /proc/self/clear_refs).
+func resetPeakRSS(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Fatalf("reset peak RSS: %v", err)
+	}
+}
+
+// procMemMiB returns the Vm* and Rss* lines of /proc/self/status in MiB.
+func procMemMiB(t *testing.T) map[string]float64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || !(strings.HasPrefix(k, "Vm") || strings.HasPrefix(k, "Rss")) {
+			continue
+		}
+		if kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64); err == nil {
+			out[k] = float64(kb) / 1024
+		}
+	}
+	return out
+}
