@@ -395,7 +395,7 @@ func (a webPanels) Panels(ctx context.Context, who web.Principal) ([]web.PanelSu
 		ps := web.PanelSummary{ID: id, Cases: refs}
 		for _, s := range states {
 			if s.Panel == id && slices.Contains(panelStatusViewers, nw.Role) {
-				ps.Status = &web.PanelRaftStatus{State: s.State, Leader: string(s.Leader), Term: s.Term, Lag: s.Lag}
+				ps.Status = &web.PanelRaftStatus{State: s.State, Leader: authority.Code(s.Leader), Term: s.Term, Lag: s.Lag}
 			}
 		}
 		out = append(out, ps)

@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"nrmnet/node"
 )
 
 // The devnet's panel runs inside the running nodes: the members share a
@@ -57,6 +61,28 @@ func TestPanelDevnetWitnessAndSeed(t *testing.T) {
 	for _, want := range []string{"Still to vote: isl.panel-member", "cmd.panel-chair (chair)", "Wants to stay at the same school", "No decision concluded yet"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("panel page lacks %q", want)
+		}
+	}
+	// A panel member sees the panel, its case and its Raft status.
+	tokens, err := readDevnetTokens(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range tokens {
+		if tok.Authority != "ISL" || tok.Role != node.RolePanelMember {
+			continue
+		}
+		req, _ := http.NewRequest(http.MethodGet, "http://"+isl.HTTPAddr()+"/panels", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.Token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		page := string(b)
+		if res.StatusCode != 200 || !strings.Contains(page, url[strings.Index(url, "/panels/"):]) || !strings.Contains(page, ", term ") {
+			t.Errorf("panels page for a panel member: %d\n%s", res.StatusCode, page)
 		}
 	}
 	// The witness's pages offer nothing to read.

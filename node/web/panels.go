@@ -8,6 +8,7 @@ import (
 
 	"nrmnet/consensus/panel"
 	"nrmnet/node"
+	"nrmnet/schemas/authority"
 	v1 "nrmnet/schemas/v1"
 )
 
@@ -34,8 +35,8 @@ type PanelSummary struct {
 
 // PanelRaftStatus is the part of a panel's Raft state the page shows.
 type PanelRaftStatus struct {
-	State  string // this node: Leader, Follower, Candidate
-	Leader string // the leading authority, or "" when none is known
+	State  string         // this node: Leader, Follower, Candidate
+	Leader authority.Code // the leading authority, or "" when none is known
 	Term   uint64
 	// Lag is the largest lag of a member behind the leader (leader only).
 	Lag *uint64
