@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"nrmnet/consensus/panel"
 	"nrmnet/node"
+	v1 "nrmnet/schemas/v1"
 )
 
 // The devnet's panel runs inside the running nodes: the members share a
@@ -96,4 +98,140 @@ func TestPanelDevnetWitnessAndSeed(t *testing.T) {
 		hb := isl.panels.Heartbeat()
 		return len(hb) == 1 && hb[0].Panel == devnetPanel && hb[0].Leader != "" && hb[0].Term > 0
 	})
+}
+
+// Every bad panels key is named at once; the environment reaches the Raft
+// timings.
+func TestPanelConfigNamesEveryProblem(t *testing.T) {
+	cfg := defaultNodeConfig("ISL")
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	cfg.Panels.Join = []string{"Not a panel!"}
+	cfg.Panels.RetryInterval = 0
+	cfg.Panels.Raft.Heartbeat = time.Second
+	cfg.Panels.Raft.LeaderLease = 2 * time.Second
+	cfg.Panels.Raft.RPC = -time.Second
+	err := cfg.validate()
+	if err == nil {
+		t.Fatal("bad panels keys accepted")
+	}
+	for _, want := range []string{"panels.join[0]:", "panels.retry_interval:", "panels.raft.leader_lease:", "panels.raft.rpc:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+	cfg = defaultNodeConfig("ISL")
+	env := map[string]string{"NRMNET_PANELS_RAFT_HEARTBEAT": "7s", "NRMNET_PANELS_JOIN": "islington-camden"}
+	if err := applyEnv(&cfg, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Panels.Raft.Heartbeat != 7*time.Second || len(cfg.Panels.Join) != 1 || cfg.Panels.Join[0] != "islington-camden" {
+		t.Errorf("environment overrides: %+v", cfg.Panels)
+	}
+}
+
+// A witness that holds the panel's data key, and a member that lacks it,
+// are refused at start with the file named; nothing is started.
+func TestPanelKeysRefusedAtStart(t *testing.T) {
+	log := testLog(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	keyFile := "panel-" + string(devnetPanel) + ".data.key"
+	for _, tc := range []struct {
+		name  string
+		spoil func(dir string) error
+		want  string
+	}{
+		{"witness holds the key", func(dir string) error {
+			b, err := os.ReadFile(filepath.Join(dir, "isl", "keys", keyFile))
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, "hck", "keys", keyFile), b, 0o600)
+		}, "witness but holds its data key"},
+		{"member lacks the key", func(dir string) error {
+			return os.Remove(filepath.Join(dir, "cmd", "keys", keyFile))
+		}, "must hold the shared data key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			m, err := createDevnet(ctx, dir, time.Now().UTC(), smallLayout, 1, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.spoil(dir); err != nil {
+				t.Fatal(err)
+			}
+			nodes, err := startDevnet(ctx, dir, m, "127.0.0.1", 0, devnetStartOptions(log))
+			if err == nil {
+				_ = stopDevnet(nodes)
+				t.Fatal("the devnet started")
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), keyFile) {
+				t.Errorf("error %v does not say %q and name %s", err, tc.want, keyFile)
+			}
+		})
+	}
+}
+
+// restartNode stops n and starts its node again from its directory, as
+// nrmnet run would; the new node is stopped at cleanup.
+func restartNode(t *testing.T, dir string, n *runningNode) *runningNode {
+	t.Helper()
+	if err := n.Close(); err != nil {
+		t.Fatalf("stop %s: %v", n.Authority, err)
+	}
+	nodeDir := filepath.Join(dir, strings.ToLower(string(n.Authority)))
+	cfg, err := loadNodeConfig(nodeDir, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := startNode(ctx, nodeDir, cfg, devnetStartOptions(testLog(t)))
+	if err != nil {
+		t.Fatalf("restart %s: %v", n.Authority, err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("stop %s: %v", r.Authority, err)
+		}
+	})
+	return r
+}
+
+// The member and the witness restart from their directories: the panel
+// comes back with what it held (the pending decision), and the restarted
+// member's vote is applied with the witness's help.
+func TestPanelSurvivesNodeRestart(t *testing.T) {
+	dir, _, nodes := startSmallFederation(t, time.Second)
+	for _, n := range nodes {
+		waitReady(t, n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	lines := seedDevnetPanel(ctx, nodes, testLog(t))
+	if len(lines) != 1 {
+		t.Fatalf("seed: %q", lines)
+	}
+	ref := v1.CaseID(lines[0][strings.LastIndex(lines[0], "/")+1:])
+	hck := restartNode(t, dir, nodes[2])
+	if len(hck.panels.hosts) != 1 || !hck.panels.hosts[0].Witness() {
+		t.Fatal("Hackney's node did not come back as the witness")
+	}
+	isl := restartNode(t, dir, nodes[0])
+	member := node.Principal{ID: devnetPanelUser("ISL", node.RolePanelMember), Role: node.RolePanelMember, Authority: "ISL"}
+	pc, err := isl.panels.Panels.PanelCase(ctx, member, devnetPanel, ref)
+	if err != nil {
+		t.Fatalf("read the panel case after restart: %v", err)
+	}
+	if len(pc.Meetings) != 1 || len(pc.Proposals) != 1 || len(pc.Proposals[0].Votes) != 3 || len(pc.ChildViews) != 1 {
+		t.Fatalf("after restart the panel case holds %d meetings, %d proposals, %d child's views", len(pc.Meetings), len(pc.Proposals), len(pc.ChildViews))
+	}
+	out, err := isl.panels.Panels.CastPanelVote(ctx, member, devnetPanel, ref, panel.CastVote{Proposal: pc.Proposals[0].ID, Stage: v1.StageRG, Choice: v1.VotePositive})
+	if err != nil || !out.Accepted() {
+		t.Fatalf("vote after restart: %v %s %s", err, out.Code, out.Message)
+	}
 }
