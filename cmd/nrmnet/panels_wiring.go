@@ -180,7 +180,7 @@ func startPanels(d panelDeps) (_ *panelParts, err error) {
 				return v1.AuthorityCode(m.Authority), ok
 			},
 			Dir: panelDirOf(d.DataDir, id), EncryptionKey: key, Consensus: &cc,
-			Logger: log.With("panel", string(id)),
+			Logger: log, // consensus names the panel in its messages
 		}
 		dataKey, err := panelDataKey(d.KeysDir, id)
 		if err != nil {

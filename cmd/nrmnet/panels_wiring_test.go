@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"nrmnet/consensus/panel"
+	"nrmnet/federation/roster"
 	"nrmnet/node"
 	v1 "nrmnet/schemas/v1"
 )
@@ -233,5 +234,83 @@ func TestPanelSurvivesNodeRestart(t *testing.T) {
 	out, err := isl.panels.Panels.CastPanelVote(ctx, member, devnetPanel, ref, panel.CastVote{Proposal: pc.Proposals[0].ID, Stage: v1.StageRG, Choice: v1.VotePositive})
 	if err != nil || !out.Accepted() {
 		t.Fatalf("vote after restart: %v %s %s", err, out.Code, out.Message)
+	}
+}
+
+// A newer roster drops Camden from the panel: the panel's streams with
+// Camden are cut and refused, so a conclusion from Camden's chair is not
+// applied, while Islington and the witness, still a majority, go on
+// deciding.
+func TestPanelRosterDropsMember(t *testing.T) {
+	dir, m, nodes := startSmallFederation(t, time.Second)
+	for _, n := range nodes {
+		waitReady(t, n)
+	}
+	isl, cmd := nodes[0], nodes[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	lines := seedDevnetPanel(ctx, nodes, testLog(t))
+	if len(lines) != 1 {
+		t.Fatalf("seed: %q", lines)
+	}
+	ref := v1.CaseID(lines[0][strings.LastIndex(lines[0], "/")+1:])
+
+	ro := isl.host.Roster().Clone()
+	ro.Serial++
+	ro.IssuedAt = time.Now().UTC().Add(-time.Second).Truncate(time.Second)
+	for i := range ro.Members {
+		if ro.Members[i].Authority == "CMD" {
+			ro.Members[i].Panels = nil
+		}
+	}
+	keys, err := devnetAnchors(dir, m, ro.Region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := roster.Sign(ro, keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signed.AddSignature(keys[1]); err != nil {
+		t.Fatal(err)
+	}
+	b, err := signed.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As the regional coordinator's distribution would: every node gets it
+	// (one may already have it from a peer).
+	for _, n := range nodes {
+		if err := n.host.UpdateRoster(b); err != nil && n.host.Roster().Serial != ro.Serial {
+			t.Fatalf("%s: %v", n.Authority, err)
+		}
+	}
+
+	member := node.Principal{ID: devnetPanelUser("ISL", node.RolePanelMember), Role: node.RolePanelMember, Authority: "ISL"}
+	pc, err := isl.panels.Panels.PanelCase(ctx, member, devnetPanel, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proposal := pc.Proposals[0].ID
+	out, err := isl.panels.Panels.CastPanelVote(ctx, member, devnetPanel, ref, panel.CastVote{Proposal: proposal, Stage: v1.StageRG, Choice: v1.VotePositive})
+	if err != nil || !out.Accepted() {
+		t.Fatalf("Islington's vote with Camden dropped: %v %s %s", err, out.Code, out.Message)
+	}
+	// Every vote is in: a conclusion would now be valid, if it came from a
+	// member.
+	chair := node.Principal{ID: devnetPanelUser("CMD", node.RolePanelChair), Role: node.RolePanelChair, Authority: "CMD"}
+	short, cancelShort := context.WithTimeout(ctx, 10*time.Second)
+	out, err = cmd.panels.Panels.ConcludePanelDecision(short, chair, devnetPanel, ref, panel.ConcludeDecision{
+		Proposal: proposal, Reasons: "from a node no longer on the panel", ChildViewsConsidered: "n/a"})
+	cancelShort()
+	if err == nil && out.Accepted() {
+		t.Fatal("Camden's node, dropped from the panel, concluded a decision")
+	}
+	pc, err = isl.panels.Panels.PanelCase(ctx, member, devnetPanel, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pc.Decisions) != 0 || pc.Proposals[0].Status != panel.ProposalOpen {
+		t.Fatalf("a decision was applied from the dropped member: %d decisions, proposal %s", len(pc.Decisions), pc.Proposals[0].Status)
 	}
 }
