@@ -27,6 +27,7 @@ import (
 	"nrmnet/federation/gossip"
 	"nrmnet/federation/match"
 	"nrmnet/federation/roster"
+	"nrmnet/internal/wiring"
 	"nrmnet/node"
 	"nrmnet/node/api"
 	"nrmnet/node/web"
@@ -259,27 +260,27 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	if n.receiver, err = match.NewReceiver(rc); err != nil {
 		return nil, err
 	}
-	pub, tok := &publisher{}, &tokenIssuer{}
+	pub, tok := &wiring.Publisher{}, &wiring.TokenIssuer{}
 	cc := node.DefaultCrossBorderConfig()
 	cc.Node, cc.Store, cc.Signer = n.app, n.store, set.identity
 	cc.Publisher, cc.Issuer = pub, tok
-	cc.Matcher = matcher{host: n.host, receiver: n.receiver}
+	cc.Matcher = wiring.Matcher{Host: n.host, Receiver: n.receiver}
 	cc.Logger = log.With("component", "crossborder")
 	if n.alerts, err = node.NewCrossBorder(cc); err != nil {
 		return nil, err
 	}
 	ic := match.DefaultIssuerConfig()
-	ic.Host, ic.Keys = n.host.Libp2p(), matchKeyStore{n.store}
-	ic.Authorize, ic.Audit = issuerHooks(n.host, n.alerts)
+	ic.Host, ic.Keys = n.host.Libp2p(), wiring.MatchKeys{Store: n.store}
+	ic.Authorize, ic.Audit = wiring.IssuerHooks(n.host, n.alerts)
 	ic.Logger = log.With("component", "match")
 	if n.issuer, err = match.NewIssuer(ic); err != nil {
 		return nil, err
 	}
-	tok.is.Store(n.issuer)
+	tok.Bind(n.issuer)
 
 	gc := gossip.DefaultConfig()
 	gc.Host, gc.Identity = n.host, set.identity
-	gc.Outbox, gc.Seen = outboxAdapter{n.store}, n.store
+	gc.Outbox, gc.Seen = wiring.Outbox{Store: n.store}, n.store
 	cb := n.alerts
 	gc.Handler = gossip.AlertHandlerFunc(func(ctx context.Context, r gossip.Received) error {
 		return cb.ReceiveAlert(ctx, r.Alert, r.Via)
@@ -299,7 +300,7 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	if n.gossip, err = gossip.New(ctx, gc); err != nil {
 		return nil, err
 	}
-	pub.svc.Store(n.gossip)
+	pub.Bind(n.gossip)
 	n.status.reports = n.gossip
 
 	if n.relocs, err = startRelocations(relocationDeps{Dir: dir, KeysDir: sc.KeysDir, Authority: cfg.Authority,
@@ -867,37 +868,3 @@ func reportOf(h *gossip.Heartbeat) web.NodeReport {
 	rep.AuditRoot = root
 	return rep
 }
-
-// outboxAdapter lets the gossip layer use the store's outbox; the two
-// message types have the same fields in the same order.
-type outboxAdapter struct{ s *storage.Store }
-
-func (a outboxAdapter) EnqueueOutbox(ctx context.Context, m gossip.OutboxEntry) error {
-	return a.s.EnqueueOutbox(ctx, storage.OutboxMessage(m))
-}
-
-func (a outboxAdapter) DueOutbox(now time.Time, limit int) ([]gossip.OutboxEntry, error) {
-	ms, err := a.s.DueOutbox(now, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]gossip.OutboxEntry, len(ms))
-	for i, m := range ms {
-		out[i] = gossip.OutboxEntry(m)
-	}
-	return out, nil
-}
-
-func (a outboxAdapter) AckOutbox(ctx context.Context, id v1.ID, from v1.AuthorityCode) (bool, error) {
-	return a.s.AckOutbox(ctx, id, from)
-}
-
-func (a outboxAdapter) MarkAttempt(ctx context.Context, id v1.ID, next time.Time) error {
-	return a.s.MarkAttempt(ctx, id, next)
-}
-
-func (a outboxAdapter) ExpireOutbox(ctx context.Context, now time.Time) (int, error) {
-	return a.s.ExpireOutbox(ctx, now)
-}
-
-func (a outboxAdapter) OutboxDepth() int { return a.s.OutboxDepth() }

@@ -22,7 +22,8 @@ import (
 	"nrmnet/storage"
 )
 
-// Outbox adapts *storage.Store to gossip.Outbox.
+// Outbox adapts *storage.Store to gossip.Outbox; the two message types have
+// the same fields in the same order.
 type Outbox struct{ Store *storage.Store }
 
 func (o Outbox) EnqueueOutbox(ctx context.Context, m gossip.OutboxEntry) error {
@@ -31,11 +32,14 @@ func (o Outbox) EnqueueOutbox(ctx context.Context, m gossip.OutboxEntry) error {
 
 func (o Outbox) DueOutbox(now time.Time, limit int) ([]gossip.OutboxEntry, error) {
 	ms, err := o.Store.DueOutbox(now, limit)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]gossip.OutboxEntry, len(ms))
 	for i, m := range ms {
 		out[i] = gossip.OutboxEntry(m)
 	}
-	return out, err
+	return out, nil
 }
 
 func (o Outbox) AckOutbox(ctx context.Context, id v1.ID, from v1.AuthorityCode) (bool, error) {
