@@ -324,6 +324,15 @@ func TestCaseScenarioThroughCLI(t *testing.T) {
 	if _, err := as(t, sw, "report", "quarterly", "--quarter", "2025-Q1"); err == nil || !strings.Contains(err.Error(), "forbidden") {
 		t.Errorf("a social worker's quarterly return: %v", err)
 	}
+	// The per-referral dataset: the NRM coordinator's alone, one row for the
+	// one referral, no child identified.
+	rows := mustCLI(t, coord, "report", "referrals", "--quarter", "2025-Q1")
+	if n := strings.Count(rows, "\n2025-Q1,"); n != 1 || !strings.Contains(rows, "quarter,source,presenting_issue") || strings.Contains(rows, "Nguyen") || strings.Contains(rows, id) {
+		t.Errorf("per-referral dataset:\n%s", rows)
+	}
+	if _, err := as(t, region, "report", "referrals", "--quarter", "2025-Q1"); err == nil || !strings.Contains(err.Error(), "forbidden") {
+		t.Errorf("a regional coordinator's per-referral dataset: %v", err)
+	}
 
 	// The advocate's read is on record with its purpose.
 	es, err := n.store.AuditEntries(0, 10000)

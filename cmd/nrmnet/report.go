@@ -13,40 +13,73 @@ func newReportCommand() *cobra.Command {
 		Use:   "report",
 		Short: "Management information: aggregate figures that identify no child",
 	}
-	cmd.AddCommand(newReportQuarterlyCommand())
+	cmd.AddCommand(newReportQuarterlyCommand(), newReportReferralsCommand())
 	return cmd
 }
 
 func newReportQuarterlyCommand() *cobra.Command {
+	return newReportFetchCommand(reportFetch{
+		use:   "quarterly",
+		what:  "return",
+		path:  "/v1/reports/quarterly",
+		short: "The quarterly return in the Home Office statistics' categories, as CSV or JSON",
+		long: `quarterly asks the node for the quarterly return: referrals by exploitation type, sex,
+age group, nationality and first-responder type; RG and CG decisions issued and the
+share positive; cases awaiting CG and for how long; reconsiderations. Counts below the
+suppression threshold are shown as "<5". The node reads every case in one bulk read,
+audited once in your name. Roles: nrm_coordinator, regional_coordinator.`,
+		example: `  nrmnet report quarterly --quarter 2026-Q3 > 2026-Q3.csv
+  nrmnet report quarterly --quarter 2026-Q3 --format json --out 2026-Q3.json`,
+	})
+}
+
+func newReportReferralsCommand() *cobra.Command {
+	return newReportFetchCommand(reportFetch{
+		use:   "referrals",
+		what:  "per-referral dataset",
+		path:  "/v1/reports/referrals",
+		short: "The per-referral dataset for a quarter: source, presenting issue, RAG, outcome, time taken",
+		long: `referrals asks the node for its per-referral management information: one row per
+referral received in the quarter, with the source of referral, the presenting issue, the
+RAG rating before and after the multi-agency discussion, the outcome and the time taken
+in working days. It holds no name, date of birth or case ID, but it is not suppressed,
+so it is the authority's own: only the nrm_coordinator may read it. The node reads every
+case in one bulk read, audited once in your name.`,
+		example: `  nrmnet report referrals --quarter 2026-Q3 --out referrals-2026-Q3.csv
+  nrmnet report referrals --quarter 2026-Q3 --format json`,
+	})
+}
+
+// reportFetch describes a report the node builds and the CLI fetches.
+type reportFetch struct {
+	use, what, path, short, long, example string
+}
+
+func newReportFetchCommand(r reportFetch) *cobra.Command {
 	var o clientOptions
 	var quarter, format, out string
 	cmd := &cobra.Command{
-		Use:   "quarterly",
-		Short: "The quarterly return in the Home Office statistics' categories, as CSV or JSON",
-		Long: `quarterly asks the node for the quarterly return: referrals by exploitation type, sex,
-age group, nationality and first-responder type; RG and CG decisions issued and the
-share positive; cases awaiting CG and for how long; reconsiderations. Counts below the
-suppression threshold are shown as "<5". The node reads every case to build it, and
-each read is audited in your name. Roles: nrm_coordinator, regional_coordinator.`,
-		Example: `  nrmnet report quarterly --quarter 2026-Q3 > 2026-Q3.csv
-  nrmnet report quarterly --quarter 2026-Q3 --format json --out 2026-Q3.json`,
-		Args: cobra.NoArgs,
+		Use:     r.use,
+		Short:   r.short,
+		Long:    r.long,
+		Example: r.example,
+		Args:    cobra.NoArgs,
 		RunE: o.withClient(func(cmd *cobra.Command, c *apiClient, _ []string) error {
 			if format != "csv" && format != "json" {
 				return fmt.Errorf("--format %q: want csv or json", format)
 			}
 			q := url.Values{"quarter": {quarter}, "format": {format}}
-			fmt.Fprintf(cmd.ErrOrStderr(), "Building the %s return: the node reads every case (about a minute per 50,000 cases)...\n", quarter)
+			fmt.Fprintf(cmd.ErrOrStderr(), "Building the %s %s: the node reads every case...\n", quarter, r.what)
 			if out == "" || out == "-" {
-				return c.call(cmd.Context(), "GET", "/v1/reports/quarterly", q, nil, nil, nil, rawWriter{cmd.OutOrStdout()})
+				return c.call(cmd.Context(), "GET", r.path, q, nil, nil, nil, rawWriter{cmd.OutOrStdout()})
 			}
 			err := writeFileAtomically(out, func(w io.Writer) error {
-				return c.call(cmd.Context(), "GET", "/v1/reports/quarterly", q, nil, nil, nil, rawWriter{w})
+				return c.call(cmd.Context(), "GET", r.path, q, nil, nil, nil, rawWriter{w})
 			})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "Wrote the %s return to %s\n", quarter, out)
+			fmt.Fprintf(cmd.ErrOrStderr(), "Wrote the %s %s to %s\n", quarter, r.what, out)
 			return nil
 		}),
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"nrmnet/node"
+	"nrmnet/node/report"
 	v1 "nrmnet/schemas/v1"
 	"nrmnet/storage"
 )
@@ -56,6 +57,9 @@ var routeCases = []routeCase{
 	}},
 	{"GET", "/v1/reports/quarterly", node.CanReadReports, 200, func(*testNode, caseBody) (string, any, []string) {
 		return "/v1/reports/quarterly?quarter=2025-Q1", nil, nil
+	}},
+	{"GET", "/v1/reports/referrals", node.CanReadReferralData, 200, func(*testNode, caseBody) (string, any, []string) {
+		return "/v1/reports/referrals?quarter=2025-Q1", nil, nil
 	}},
 	{"POST", "/v1/cases/{id}/alerts", node.CanRaiseAlert, 201, func(_ *testNode, c caseBody) (string, any, []string) {
 		return "/v1/cases/" + string(c.ID) + "/alerts", map[string]any{"type": "missing", "urgency": "high",
@@ -252,6 +256,27 @@ func TestQuarterlyReturnAndChildRecord(t *testing.T) {
 	}
 	if r := tn.do(node.RoleNRMCoordinator, "GET", "/v1/reports/quarterly?quarter=2025-Q9", nil); r.status != 400 || r.errorCode() != codeInvalidQuery {
 		t.Fatalf("bad quarter: %d %s", r.status, r.body)
+	}
+	// The per-referral dataset: the NRM coordinator's, one row per referral,
+	// no child identified; never the regional coordinator's.
+	quarter := report.QuarterOf(c.Referral.ReferredAt).String()
+	r = tn.do(node.RoleNRMCoordinator, "GET", "/v1/reports/referrals?quarter="+quarter+"&format=csv", nil)
+	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("referrals csv: %d %s", r.status, r.body)
+	}
+	if lines := strings.Count(strings.TrimSpace(string(r.body)), "\n"); lines != 1 {
+		t.Fatalf("referrals csv for one referral has %d data lines:\n%s", lines, r.body)
+	}
+	for _, leak := range []string{"Nguyen", "Thi", string(c.ID), string(c.ChildID), "nail bar"} {
+		if strings.Contains(string(r.body), leak) {
+			t.Fatalf("the referral dataset holds %q:\n%s", leak, r.body)
+		}
+	}
+	if r := tn.do(node.RoleRegionalCoordinator, "GET", "/v1/reports/referrals?quarter="+quarter, nil); r.status != 403 {
+		t.Fatalf("regional coordinator read the referral dataset: %d %s", r.status, r.body)
+	}
+	if r := tn.do(node.RoleNRMCoordinator, "GET", "/v1/reports/referrals?quarter="+quarter+"&format=xml", nil); r.status != 400 || r.errorCode() != codeInvalidQuery {
+		t.Fatalf("bad format: %d %s", r.status, r.body)
 	}
 	r = tn.do(node.RoleAdvocate, "GET", "/v1/cases/"+string(c.ID)+"/child-record", nil)
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") || !strings.Contains(string(r.body), "Thi") {

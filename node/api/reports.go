@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 
 	"nrmnet/node"
@@ -10,37 +11,66 @@ import (
 	v1 "nrmnet/schemas/v1"
 )
 
-func (s *Server) quarterly(w http.ResponseWriter, r *http.Request, who node.Principal) error {
+// reportQuery reads the quarter and format query parameters the report
+// routes share.
+func reportQuery(r *http.Request) (report.Quarter, string, error) {
 	q, err := query(r, "quarter", "format")
 	if err != nil {
-		return err
+		return report.Quarter{}, "", err
 	}
 	quarter, err := report.ParseQuarter(q.Get("quarter"))
 	if err != nil {
-		return &apiError{http.StatusBadRequest, codeInvalidQuery, fmt.Sprintf("query parameter quarter must be like 2026-Q3: %v", err)}
+		return report.Quarter{}, "", &apiError{http.StatusBadRequest, codeInvalidQuery, fmt.Sprintf("query parameter quarter must be like 2026-Q3: %v", err)}
 	}
 	format := q.Get("format")
 	if format != "" && format != "json" && format != "csv" {
-		return &apiError{http.StatusBadRequest, codeInvalidQuery, "query parameter format must be json or csv"}
+		return report.Quarter{}, "", &apiError{http.StatusBadRequest, codeInvalidQuery, "query parameter format must be json or csv"}
 	}
-	ret, err := s.node.QuarterlyReturn(r.Context(), who, quarter)
-	if err != nil {
-		return err
-	}
+	return quarter, format, nil
+}
+
+// writeReport writes a report as JSON or, when format is "csv", as CSV. It
+// is built in memory first, so a failure sends an error, never half a file.
+func writeReport(w http.ResponseWriter, format string, asJSON, asCSV func(io.Writer) error) error {
 	var buf bytes.Buffer
-	ctype := "application/json; charset=utf-8"
+	ctype, write := "application/json; charset=utf-8", asJSON
 	if format == "csv" {
-		ctype = "text/csv; charset=utf-8"
-		err = report.WriteReturnCSV(&buf, ret)
-	} else {
-		err = report.WriteReturnJSON(&buf, ret)
+		ctype, write = "text/csv; charset=utf-8", asCSV
 	}
-	if err != nil {
+	if err := write(&buf); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", ctype)
 	_, _ = w.Write(buf.Bytes())
 	return nil
+}
+
+func (s *Server) quarterly(w http.ResponseWriter, r *http.Request, who node.Principal) error {
+	quarter, format, err := reportQuery(r)
+	if err != nil {
+		return err
+	}
+	ret, err := s.node.QuarterlyReturn(r.Context(), who, quarter)
+	if err != nil {
+		return err
+	}
+	return writeReport(w, format,
+		func(w io.Writer) error { return report.WriteReturnJSON(w, ret) },
+		func(w io.Writer) error { return report.WriteReturnCSV(w, ret) })
+}
+
+func (s *Server) referrals(w http.ResponseWriter, r *http.Request, who node.Principal) error {
+	quarter, format, err := reportQuery(r)
+	if err != nil {
+		return err
+	}
+	rows, err := s.node.ReferralDataset(r.Context(), who, quarter)
+	if err != nil {
+		return err
+	}
+	return writeReport(w, format,
+		func(w io.Writer) error { return report.WriteReferralsJSON(w, rows) },
+		func(w io.Writer) error { return report.WriteReferralsCSV(w, rows) })
 }
 
 func (s *Server) childRecord(w http.ResponseWriter, r *http.Request, who node.Principal) error {

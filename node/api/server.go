@@ -40,6 +40,7 @@ type Node interface {
 	AuditCheckpoint(ctx context.Context, who node.Principal) (auditlog.Checkpoint, error)
 	AuditEntries(ctx context.Context, who node.Principal, from int64, limit int) ([]v1.AuditEntry, error)
 	QuarterlyReturn(ctx context.Context, who node.Principal, q report.Quarter) (*report.Return, error)
+	ReferralDataset(ctx context.Context, who node.Principal, q report.Quarter) ([]report.ReferralRow, error)
 	ChildRecord(ctx context.Context, who node.Principal, id v1.CaseID, why node.Read, format node.ChildRecordFormat) ([]byte, error)
 }
 
@@ -154,6 +155,7 @@ func New(cfg Config) (*Server, error) {
 		{Method: "GET", Path: "/v1/audit/checkpoint", h: s.checkpoint},
 		{Method: "GET", Path: "/v1/audit/entries", h: s.auditEntries},
 		{Method: "GET", Path: "/v1/reports/quarterly", h: s.quarterly},
+		{Method: "GET", Path: "/v1/reports/referrals", h: s.referrals},
 	}
 	s.routes = append(s.routes, s.panelRoutes()...)
 	s.routes = append(s.routes, s.relocationRoutes()...)
