@@ -117,6 +117,29 @@ func TestPanelDevnetWitnessAndSeed(t *testing.T) {
 		hb := isl.panels.Heartbeat()
 		return len(hb) == 1 && hb[0].Panel == devnetPanel && hb[0].Leader != "" && hb[0].Term > 0
 	})
+	// And /metrics: one state of four set, the term, a known leader.
+	_, metrics := httpGet(t, "http://"+isl.HTTPAddr()+"/metrics")
+	set := 0
+	for _, st := range raftStates {
+		if strings.Contains(metrics, `nrmnet_panel_raft_state{authority="ISL",panel="islington-camden",state="`+st+`"} 1`) {
+			set++
+		}
+	}
+	if set != 1 || !strings.Contains(metrics, `nrmnet_panel_raft_term{authority="ISL",panel="islington-camden"}`) ||
+		!strings.Contains(metrics, `nrmnet_panel_has_leader{authority="ISL",leader=`) {
+		t.Errorf("/metrics lacks the panel's Raft state (%d states set):\n%s", set, grepLines(metrics, "nrmnet_panel_"))
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // Every bad panels key is named at once; the environment reaches the Raft

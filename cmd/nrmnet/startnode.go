@@ -755,6 +755,7 @@ func (n *runningNode) registerMetrics(dataDir string) *httpMetrics {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "nrmnet_ready", Help: "1 when the node answers /readyz with 200.", ConstLabels: constLabels,
 	}, func() float64 { return boolFloat(n.ready.Load()) }))
+	reg.MustRegister(newPanelCollector(n.panels, constLabels))
 	gauge("nrmnet_store_cases", "Cases held by the store.", func() float64 { return float64(n.store.CaseCount()) })
 	gauge("nrmnet_outbox_depth", "Messages in the outbox waiting for acknowledgement.", func() float64 { return float64(n.store.OutboxDepth()) })
 	gauge("nrmnet_audit_log_entries", "Entries in the audit log.", func() float64 {
