@@ -172,6 +172,7 @@ func (s *Service) start() error {
 		{RegionTopic(s.region), labelRegion, s.validateAlertOn(RegionTopic(s.region), labelRegion)},
 		{NationalTopic, labelNational, s.validateAlertOn(NationalTopic, labelNational)},
 		{StatusTopic(s.region), labelStatus, s.validateHeartbeat},
+		{RosterTopic(s.region), labelRoster, s.validateRoster},
 	} {
 		if err := ps.RegisterTopicValidator(t.name, t.val, pubsub.WithValidatorTimeout(s.cfg.StreamTimeout)); err != nil {
 			return fmt.Errorf("register validator for %s: %w", t.name, err)
@@ -197,7 +198,8 @@ func (s *Service) start() error {
 	}}
 	lh.Network().Notify(s.notifee)
 
-	s.wg.Add(7)
+	s.wg.Add(8)
+	go s.rosterLoop()
 	go s.inboxLoop()
 	go s.ackLoop()
 	go s.outboxLoop()
@@ -280,6 +282,8 @@ func (s *Service) readLoop(sub *pubsub.Subscription, label string) {
 			continue // our own message, delivered back to us
 		}
 		switch label {
+		case labelRoster:
+			continue // the validator moved the host to it; nothing more to do
 		case labelStatus:
 			hb, ok := msg.ValidatorData.(*Heartbeat)
 			if !ok {
