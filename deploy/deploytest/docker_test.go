@@ -115,6 +115,12 @@ func TestRegionSurvivesKilledAndPartitionedNodes(t *testing.T) {
 		workers[n.Host] = c.createWorker(ctx, n.Host, n.AdminToken)
 	}
 	canary := "Canaryq" + strings.ToLower(suffix)
+
+	// The tri-borough panel loses its Raft leader: the other two members
+	// still decide, and the leader, restarted, catches up on the decision.
+	c.panelSurvivesLeaderKill(ctx, workers, canary)
+	c.waitConnected(ctx, len(prep.Nodes)-1, hosts...)
+
 	issuer := "hmf"
 	caseID := c.createCase(ctx, issuer, workers[issuer], canary)
 	others := slices.DeleteFunc(slices.Clone(prep.Nodes), func(n region.Node) bool { return n.Host == issuer })
@@ -313,11 +319,17 @@ func (c *composeRegion) metric(ctx context.Context, service, name string) (float
 
 func (c *composeRegion) createWorker(ctx context.Context, service, adminToken string) string {
 	c.t.Helper()
+	return c.createUser(ctx, service, adminToken, "sw."+service, "Synthetic Worker", "social_worker")
+}
+
+// createUser adds a user with role at service and returns their token.
+func (c *composeRegion) createUser(ctx context.Context, service, adminToken, id, name, role string) string {
+	c.t.Helper()
 	var out struct {
 		Token string `json:"token"`
 	}
 	c.call(ctx, service, adminToken, "POST", "/v1/users", map[string]any{
-		"id": "sw." + service, "name": "Synthetic Worker", "role": "social_worker",
+		"id": id, "name": name, "role": role,
 	}, http.StatusCreated, &out)
 	return out.Token
 }
@@ -325,9 +337,17 @@ func (c *composeRegion) createWorker(ctx context.Context, service, adminToken st
 // createCase records a synthetic referral whose child is named canary.
 func (c *composeRegion) createCase(ctx context.Context, service, token, canary string) string {
 	c.t.Helper()
+	id, _ := c.createCaseRev(ctx, service, token, canary)
+	return id
+}
+
+// createCaseRev is createCase that also returns the new case's revision.
+func (c *composeRegion) createCaseRev(ctx context.Context, service, token, canary string) (string, uint64) {
+	c.t.Helper()
 	var out struct {
 		Case struct {
-			ID string `json:"id"`
+			ID       string `json:"id"`
+			Revision uint64 `json:"revision"`
 		} `json:"case"`
 	}
 	c.call(ctx, service, token, "POST", "/v1/cases", map[string]any{
@@ -344,7 +364,7 @@ func (c *composeRegion) createCase(ctx context.Context, service, token, canary s
 		},
 		"risk": "amber",
 	}, http.StatusCreated, &out)
-	return out.Case.ID
+	return out.Case.ID, out.Case.Revision
 }
 
 // raiseAlert raises a may-be-in-area alert about caseID to targets and

@@ -90,6 +90,11 @@ type Config struct {
 // TriBorough is the combined panel of Hammersmith and Fulham, Kensington and
 // Chelsea, and Westminster, the three boroughs that have long shared
 // children's services.
+//
+// The panel has no witness, so its members need no shared data key
+// (keys/panel-<P>.data.key): Prepare writes none, and each member makes
+// its own panel storage key in its keys directory when it first starts,
+// which is why the keys mount is writable.
 const TriBorough v1.PanelID = "tri-borough"
 
 // DefaultConfig is the region deploy/compose.yaml runs: five London
