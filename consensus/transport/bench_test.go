@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"nrmnet/consensus/raftstore"
 	"nrmnet/consensus/transport"
@@ -33,14 +34,14 @@ type benchCluster struct {
 	leader *raft.Raft
 }
 
-// newBenchCluster starts three raft servers on encrypted, synced on-disk
+// newBenchCluster starts size raft servers on encrypted, synced on-disk
 // raftstore stores (the production stores), over trans(i).
-func newBenchCluster(b *testing.B, trans func(i int) (raft.Transport, raft.ServerID)) *benchCluster {
+func newBenchCluster(b *testing.B, size int, trans func(i int) (raft.Transport, raft.ServerID)) *benchCluster {
 	b.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rafts := make([]*raft.Raft, 3)
+	rafts := make([]*raft.Raft, size)
 	var servers []raft.Server
-	for i := range 3 {
+	for i := range size {
 		tr, id := trans(i)
 		key := make([]byte, raftstore.KeySize)
 		_, _ = rand.Read(key)
@@ -112,21 +113,34 @@ func pct(lat []time.Duration, p float64) float64 {
 }
 
 // BenchmarkCommit3Nodes compares a three-server raft over the libp2p stream
+// layer with the same raft over raft's own TCP transport; see benchCommit.
+//
+//	go test -run '^$' -bench Commit3Nodes -benchtime 2000x ./consensus/transport/
+func BenchmarkCommit3Nodes(b *testing.B) { benchCommit(b, 3) }
+
+// BenchmarkCommit5Nodes is BenchmarkCommit3Nodes with five servers: a commit
+// then needs the leader and two of four followers.
+func BenchmarkCommit5Nodes(b *testing.B) { benchCommit(b, 5) }
+
+// benchCommit compares a raft group of size servers over the libp2p stream
 // layer with the same raft over raft's own TCP transport, in the same run, on
 // the same encrypted synced stores, interleaved in rounds of 100 commits.
 // Each b.N is one commit on each cluster.
 // Reported: commits/s and p50/p99 commit latency (ms) of each, and the
 // libp2p/TCP ratios (throughput ratio below 1 and latency ratio above 1 mean
-// libp2p is slower). Run with a fixed count, e.g.
-//
-//	go test -run '^$' -bench Commit3Nodes -benchtime 2000x ./consensus/transport/
-func BenchmarkCommit3Nodes(b *testing.B) {
+// libp2p is slower). Run with a fixed count (-benchtime 2000x).
+func benchCommit(b *testing.B, size int) {
 	for _, clients := range []int{1, 16} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			n := transporttest.NewNetwork(b)
-			hosts := []host.Host{n.AddHost(), n.AddHost(), n.AddHost()}
-			admit := members(hosts[0].ID(), hosts[1].ID(), hosts[2].ID())
-			p2p := newBenchCluster(b, func(i int) (raft.Transport, raft.ServerID) {
+			hosts := make([]host.Host, size)
+			ids := make([]peer.ID, size)
+			for i := range size {
+				hosts[i] = n.AddHost()
+				ids[i] = hosts[i].ID()
+			}
+			admit := members(ids...)
+			p2p := newBenchCluster(b, size, func(i int) (raft.Transport, raft.ServerID) {
 				cfg := transport.DefaultConfig()
 				cfg.Panel, cfg.Host, cfg.Admit = "islington-camden", hosts[i], admit
 				cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -136,7 +150,7 @@ func BenchmarkCommit3Nodes(b *testing.B) {
 				}
 				return tr, raft.ServerID(hosts[i].ID().String())
 			})
-			tcp := newBenchCluster(b, func(i int) (raft.Transport, raft.ServerID) {
+			tcp := newBenchCluster(b, size, func(i int) (raft.Transport, raft.ServerID) {
 				tr, err := raft.NewTCPTransportWithLogger("127.0.0.1:0", nil, transport.DefaultConfig().MaxPool,
 					10*time.Second, raftstore.HCLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 				if err != nil {

@@ -169,9 +169,9 @@ func Suites() []Suite {
 		},
 		{
 			Name: "transport", Package: "./consensus/transport",
-			About: "A three-server Raft over the libp2p stream layer against the same Raft over raft's TCP transport, interleaved in rounds of 100 commits.",
+			About: "A three- and a five-server Raft over the libp2p stream layer against the same Raft over raft's TCP transport, interleaved in rounds of 100 commits.",
 			Quick: Run{Bench: "^BenchmarkCommit3Nodes$", Benchtime: "200x", Count: 3, Timeout: 10 * m},
-			Full:  Run{Bench: "^BenchmarkCommit3Nodes$", Benchtime: "2000x", Count: 5, Timeout: 60 * m},
+			Full:  Run{Bench: "^BenchmarkCommit(3|5)Nodes$", Benchtime: "2000x", Count: 5, Timeout: 60 * m},
 			Ratios: []MetricRatio{
 				{Value: "libp2p-commits/s", Baseline: "tcp-commits/s", Ratio: "throughput-ratio"},
 				{Value: "libp2p-p50-ms", Baseline: "tcp-p50-ms", Ratio: "p50-ratio"},
