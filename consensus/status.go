@@ -132,7 +132,9 @@ type PeerStatus struct {
 }
 
 // Status reports this node's Raft state; on the leader it also asks every
-// other server for its progress (bounded by ctx) to report lag per peer.
+// other server for its progress to report lag per peer: each for at most one
+// heartbeat interval (and within ctx), and not at all when raft's heartbeats
+// to it are already failing, so one dead member never stalls the answer.
 func (p *Panel) Status(ctx context.Context) (Status, error) {
 	if p.closed() {
 		return Status{}, ErrClosed
@@ -179,8 +181,19 @@ func (p *Panel) Status(ctx context.Context) (Status, error) {
 			continue
 		}
 		ps := PeerStatus{ID: id, NonVoter: s.Suffrage != raft.Voter, HeartbeatFailingSince: obs.failing[s.ID]}
+		if !ps.HeartbeatFailingSince.IsZero() {
+			// Raft's own heartbeats to it are failing: asking too would only
+			// hold the answer up (a dead host does not refuse, it is silent).
+			st.Peers = append(st.Peers, ps)
+			continue
+		}
 		wg.Go(func() {
-			if resp, err := p.forward(ctx, id, request{kind: kindProgress}); err == nil && resp.status == statusOK {
+			// One heartbeat interval per member: a status is for people
+			// and dashboards, and a member slower than that is shown
+			// unreachable rather than stalling the whole answer.
+			pctx, pcancel := context.WithTimeout(ctx, p.cfg.Timeouts.Heartbeat)
+			defer pcancel()
+			if resp, err := p.forward(pctx, id, request{kind: kindProgress}); err == nil && resp.status == statusOK {
 				ps.Reachable, ps.LastIndex, ps.AppliedIndex = true, resp.index, resp.applied
 				if st.LastIndex > resp.index {
 					ps.Lag = st.LastIndex - resp.index
