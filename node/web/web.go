@@ -77,6 +77,9 @@ type Config struct {
 	// decisions; nil (a node that is not federated) shows the page as
 	// unavailable.
 	Relocations RelocationDesk
+	// Referrals takes new referrals from the new-referral page; nil shows
+	// that page as unavailable.
+	Referrals ReferralDesk
 	// Panels shows the combined panels this node sits on, their cases'
 	// meetings, votes and decisions, and takes votes and conclusions; nil
 	// shows those pages as unavailable.
@@ -196,7 +199,7 @@ func New(cfg Config) (*Server, error) {
 		"taskField": taskField,
 		"ptr":       func(t time.Time) *time.Time { return &t },
 	}
-	for _, page := range []string{"home", "federation", "cases", "case", "alerts", "tasks", "relocations", "panels", "panels-case", "problem", "signin"} {
+	for _, page := range []string{"home", "federation", "cases", "case", "alerts", "tasks", "relocations", "panels", "panels-case", "problem", "signin", "referral"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", page, err)
@@ -216,6 +219,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /alerts", s.alerts)
 	mux.HandleFunc("GET /tasks", s.tasks)
 	mux.HandleFunc("POST /tasks/{id}/resolve", s.resolveTask)
+	s.referralRoutes(mux)
 	s.relocationRoutes(mux)
 	s.panelRoutes(mux)
 	mux.HandleFunc("GET /signin", s.signInForm)
