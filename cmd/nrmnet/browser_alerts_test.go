@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,15 +12,18 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"nrmnet/node"
+	"nrmnet/node/matchkeys"
 	"nrmnet/schemas/authority"
+	v1 "nrmnet/schemas/v1"
 )
 
 // TestBrowserAlertReachesTargetAndRaisesMatchTask runs the cross-border
 // path through the pages, on three whole nodes (real libp2p on loopback,
-// real encrypted stores) with sign-in required. Islington holds a new case;
-// Hackney holds the same child as recorded differently (a synthetic
-// variant). In chromium, Islington's social worker signs in, opens the case
-// (stating a purpose), reads its clocks and timeline, and raises an alert to
+// real encrypted stores) with sign-in required. Hackney holds a child's case,
+// recorded differently from how Islington knows the child (a synthetic
+// variant). In chromium, Islington's social worker signs in, refers the
+// child through the new-referral page (typing into its labelled fields),
+// lands on the new case and opens it (stating a purpose), reads its clocks and timeline, and raises an alert to
 // Hackney from the case page's form. Hackney's social worker, signed in on
 // Hackney's node, sees the alert arrive on the alerts page, matched, and a
 // match task on the variant's case, which they resolve with the form.
@@ -46,15 +51,12 @@ func TestBrowserAlertReachesTargetAndRaisesMatchTask(t *testing.T) {
 		return ""
 	}
 
-	// The cases, through the node's API: Islington's child, and Hackney's
-	// record of the same child.
+	// The children: Islington's, which its social worker refers through
+	// the new-referral page below, and Hackney's record of the same child,
+	// made through the node's API.
 	run, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
-	base, variant, err := devnetAlertChild(7, "ISL", time.Now().UTC())
-	if err != nil {
-		t.Fatal(err)
-	}
-	islCase, err := devnetRefer(run, isl, base.Identity, base)
+	base, variant, typed, err := browserAlertChild(time.Now().UTC())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +82,83 @@ func TestBrowserAlertReachesTargetAndRaisesMatchTask(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	unlabelled := func() string {
+		return text(`[...document.querySelectorAll('main input:not([type=hidden]), main select')].filter(e => !document.querySelector('label[for="' + e.id + '"]')).map(e => e.name + '#' + e.id).join(',')`)
+	}
 
-	// Islington: open the case, which asks why first.
+	// Islington: from the case list, the new-referral form, typed into its
+	// labelled fields.
 	islURL := "http://" + isl.HTTPAddr()
-	signIn(islURL, token("ISL"), "/cases/"+string(islCase), "#purpose")
+	signIn(islURL, token("ISL"), "/cases", "#new-referral")
+	if err := chromedp.Do(run,
+		chromedp.Click(chromedp.CSS("#new-referral")),
+		chromedp.WaitVisible(chromedp.CSS("#given")),
+	); err != nil {
+		t.Fatalf("open the new-referral form: %v", err)
+	}
+	if u := unlabelled(); u != "" {
+		t.Errorf("new-referral form controls without a label: %s", u)
+	}
+	if lead := text(`document.getElementById('lead_worker').value`); lead != devnetWorker("ISL").ID {
+		t.Errorf("lead worker defaults to %q, want the signed-in %q", lead, devnetWorker("ISL").ID)
+	}
+	n := typed.Names[0]
+	fill := []chromedp.Action[chromedp.Void]{
+		chromedp.SendKeys(chromedp.CSS("#given"), n.Given),
+		chromedp.SendKeys(chromedp.CSS("#family"), n.Family),
+		chromedp.SendKeys(chromedp.CSS("#dob"), string(typed.DateOfBirth.Date)),
+		chromedp.SetValue(chromedp.CSS("#sex"), string(typed.Sex)),
+		chromedp.SendKeys(chromedp.CSS("#nationality"), typed.Nationalities[0]),
+		chromedp.SendKeys(chromedp.CSS("#fr_org"), base.Referral.FirstResponderOrg),
+		chromedp.SetValue(chromedp.CSS("#fr_type"), string(base.Referral.FirstResponderType)),
+		chromedp.Click(chromedp.CSS("#exploitation-criminal")),
+		chromedp.Click(chromedp.CSS("#county_lines")),
+		chromedp.SetValue(chromedp.CSS("#location"), "uk"),
+		chromedp.SendKeys(chromedp.CSS("#presenting_issue"), "missing episodes"),
+		chromedp.SendKeys(chromedp.CSS("#source"), "police"),
+		chromedp.SetValue(chromedp.CSS("#risk"), "amber"),
+		chromedp.SendKeys(chromedp.CSS("#risk_reason"), "browser test referral"),
+	}
+	if err := chromedp.Do(run, fill...); err != nil {
+		t.Fatalf("fill the new-referral form: %v", err)
+	}
+	if *updateScreenshots {
+		png, err := chromedp.Run(run, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeScreenshot(t, "new-referral.png", png)
+	}
+	// Created, the browser lands on the new case, which asks why first.
+	if err := chromedp.Do(run,
+		chromedp.Click(chromedp.CSS(`form.referral-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#purpose")),
+	); err != nil {
+		t.Fatalf("submit the referral (problems: %q): %v", text(`(document.getElementById('referral-problems') || {textContent: ''}).textContent`), err)
+	}
+	created, err := url.Parse(text(`location.href`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	islCase := v1.CaseID(strings.TrimPrefix(created.Path, "/cases/"))
+	if !islCase.Valid() || islCase.Authority() != "ISL" {
+		t.Fatalf("after creating, the browser is at %s", created)
+	}
+	rec, err := isl.app.Case(run, devnetWorker("ISL"), islCase, node.Read{Purpose: "browser test: check the page's referral"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.Case.Identity; len(got.Names) != 1 || got.Names[0].Given != n.Given || got.Names[0].Family != n.Family ||
+		got.DateOfBirth == nil || got.DateOfBirth.Date != typed.DateOfBirth.Date || got.Sex != typed.Sex ||
+		!slices.Equal(got.Nationalities, typed.Nationalities) {
+		t.Errorf("the case holds identity %+v, typed %+v", got, typed)
+	}
+	if r := rec.Case.Referral; !r.CountyLines || !slices.Equal(r.ExploitationTypes, []v1.ExploitationType{v1.ExploitationCriminal}) ||
+		rec.Case.LeadWorker != devnetWorker("ISL").ID || rec.Case.State != v1.StateReceived {
+		t.Errorf("the case holds referral %+v, lead %q, state %q", r, rec.Case.LeadWorker, rec.Case.State)
+	}
+
+	// Islington: open the case, stating why.
 	if err := chromedp.Do(run,
 		chromedp.SendKeys(chromedp.CSS("#purpose"), "browser test: raise a cross-border alert"),
 		chromedp.Submit(chromedp.CSS("#purpose")),
@@ -101,11 +176,11 @@ func TestBrowserAlertReachesTargetAndRaisesMatchTask(t *testing.T) {
 		t.Errorf("timeline: %q", tl)
 	}
 	// Every form control is labelled, and the child's names are not shown.
-	if unlabelled := text(`[...document.querySelectorAll('main input:not([type=hidden]), main select')].filter(e => !document.querySelector('label[for="' + e.id + '"]')).map(e => e.name + '#' + e.id).join(',')`); unlabelled != "" {
-		t.Errorf("form controls without a label: %s", unlabelled)
+	if u := unlabelled(); u != "" {
+		t.Errorf("form controls without a label: %s", u)
 	}
 	page := text(`document.body.innerText`)
-	for _, n := range base.Identity.Names {
+	for _, n := range typed.Names {
 		if n.Given != "" && strings.Contains(page, n.Given) || n.Family != "" && strings.Contains(page, n.Family) {
 			t.Errorf("the case page shows the child's name %q %q", n.Given, n.Family)
 		}
@@ -200,4 +275,40 @@ func TestBrowserAlertReachesTargetAndRaisesMatchTask(t *testing.T) {
 	if len(ts) != 1 || ts[0].Open() || ts[0].ResolvedBy != "hck.social-worker" {
 		t.Errorf("Hackney's tasks after resolving: %+v", ts)
 	}
+}
+
+// browserAlertChild returns a synthetic child, Hackney's variant of it, and
+// the identity the browser test types into Islington's new-referral form
+// (one name, a date of birth, sex, one nationality), chosen so that the
+// typed identity still shares a match key with the variant and the alert's
+// age band and sex reach it.
+func browserAlertChild(now time.Time) (*v1.Case, v1.ChildIdentity, v1.ChildIdentity, error) {
+	d, err := matchkeys.New(matchkeys.DefaultConfig())
+	if err != nil {
+		return nil, v1.ChildIdentity{}, v1.ChildIdentity{}, err
+	}
+	for seed := int64(7); seed < 47; seed++ {
+		base, variant, err := devnetAlertChild(seed, "ISL", now)
+		if err != nil {
+			continue
+		}
+		id := base.Identity
+		if len(id.Names) == 0 || id.Names[0].Given == "" || id.Names[0].Family == "" || id.DateOfBirth == nil {
+			continue
+		}
+		typed := v1.ChildIdentity{
+			Names:         []v1.PersonName{{Kind: v1.NameUsed, Given: id.Names[0].Given, Family: id.Names[0].Family}},
+			DateOfBirth:   &v1.DateOfBirth{Date: id.DateOfBirth.Date},
+			Sex:           id.Sex,
+			Nationalities: []string{"UNK"},
+		}
+		if len(id.Nationalities) > 0 {
+			typed.Nationalities = id.Nationalities[:1]
+		}
+		band, sex := matchkeys.AlertFields(typed, now)
+		if sharesMatchKey(d, typed, variant) && d.Candidate(variant, now, band, sex) {
+			return base, variant, typed, nil
+		}
+	}
+	return nil, v1.ChildIdentity{}, v1.ChildIdentity{}, errors.New("no synthetic child whose typed identity matches its variant in 40 seeds")
 }

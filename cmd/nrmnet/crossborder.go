@@ -26,6 +26,12 @@ func (f webCaseFiles) Case(ctx context.Context, who web.Principal, id v1.CaseID,
 	return f.app.Case(ctx, asNode(who, f.app.Authority()), id, node.Read{Purpose: purpose})
 }
 
+// CreateReferral lets the new-referral page create a case through the
+// node's CreateReferral.
+func (f webCaseFiles) CreateReferral(ctx context.Context, who web.Principal, r node.NewReferral) (*node.CreatedReferral, error) {
+	return f.app.CreateReferral(ctx, asNode(who, f.app.Authority()), r)
+}
+
 // webAlerts lets the alert and task pages use the node's CrossBorder.
 type webAlerts struct {
 	cb   *node.CrossBorder
