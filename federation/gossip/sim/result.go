@@ -1,0 +1,201 @@
+package sim
+
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"google.golang.org/protobuf/proto"
+)
+
+// How an alert reached a node.
+const (
+	ViaGossip = "gossip"
+	ViaRepair = "repair"
+)
+
+// Delivery is one alert reaching one node other than its publisher, the
+// first time.
+type Delivery struct {
+	// Latency runs from just before Publish at the publisher to the
+	// receiver's subscription handing the message over (or the repair
+	// frame being read).
+	Latency time.Duration
+	// Floor is Hops x the link latency: no delivery can be faster.
+	Floor time.Duration
+	Hops  int
+	Via   string
+}
+
+// Result is what one or more runs measured.
+type Result struct {
+	Nodes    int
+	Messages int
+	// Expected is Messages x (nodes - 1) summed over runs: the deliveries
+	// that complete delivery needs.
+	Expected   int
+	Deliveries []Delivery
+	// GossipDelivered counts deliveries made by the end of settle, before
+	// the repair pass (gossip copies still in flight may land during it:
+	// count Deliveries by Via for the final split).
+	GossipDelivered int
+	// Duplicates counts messages pubsub received again after the first
+	// copy (its DuplicateMessage trace) during the measured phase.
+	Duplicates int64
+	// DroppedRPCs counts incoming RPCs the loss model dropped.
+	DroppedRPCs int64
+	// PubsubBytes is, per node, the protobuf size of every RPC its router
+	// sent during the measured phase (messages and control, without
+	// stream framing); RepairBytes the bytes it wrote on repair streams.
+	PubsubBytes []int64
+	RepairBytes []int64
+	// RepairRounds is the digest rounds run, summed over runs.
+	RepairRounds int
+	// Window is the measured gossip phase, summed over runs.
+	Window time.Duration
+}
+
+func (r *run) result(links [][2]int, gossipDelivered, rounds int, window time.Duration) *Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := &Result{
+		Nodes:           len(r.nodes),
+		Messages:        len(r.published),
+		Expected:        len(r.published) * (len(r.nodes) - 1),
+		Deliveries:      slices.Clone(r.received),
+		GossipDelivered: gossipDelivered,
+		RepairRounds:    rounds,
+		Window:          window,
+	}
+	for _, n := range r.nodes {
+		res.Duplicates += n.trace.duplicates.Load()
+		res.DroppedRPCs += n.trace.dropped.Load()
+		res.PubsubBytes = append(res.PubsubBytes, n.trace.sent.Load())
+		res.RepairBytes = append(res.RepairBytes, n.trace.repairBytes.Load())
+	}
+	return res
+}
+
+// Merge adds the results of several runs (the regions of one sweep).
+func Merge(rs ...*Result) *Result {
+	m := &Result{}
+	for _, r := range rs {
+		m.Nodes += r.Nodes
+		m.Messages += r.Messages
+		m.Expected += r.Expected
+		m.Deliveries = append(m.Deliveries, r.Deliveries...)
+		m.GossipDelivered += r.GossipDelivered
+		m.Duplicates += r.Duplicates
+		m.DroppedRPCs += r.DroppedRPCs
+		m.PubsubBytes = append(m.PubsubBytes, r.PubsubBytes...)
+		m.RepairBytes = append(m.RepairBytes, r.RepairBytes...)
+		m.RepairRounds += r.RepairRounds
+		m.Window += r.Window
+	}
+	return m
+}
+
+// Latency returns the q-quantile (0 to 1, nearest rank) of the delivery
+// latencies; floor of the per-delivery floors.
+func (r *Result) Latency(q float64) time.Duration {
+	return quantile(r.Deliveries, q, func(d Delivery) time.Duration { return d.Latency })
+}
+
+// Floor returns the q-quantile of the per-delivery floors (hops x link
+// latency). On a full mesh every floor is one link.
+func (r *Result) Floor(q float64) time.Duration {
+	return quantile(r.Deliveries, q, func(d Delivery) time.Duration { return d.Floor })
+}
+
+func quantile(ds []Delivery, q float64, f func(Delivery) time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	v := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		v[i] = f(d)
+	}
+	slices.Sort(v)
+	k := int(q*float64(len(v))+0.999999) - 1
+	return v[min(max(k, 0), len(v)-1)]
+}
+
+// DeliveredRatio is distinct deliveries over expected ones (1 is complete).
+func (r *Result) DeliveredRatio() float64 {
+	if r.Expected == 0 {
+		return 0
+	}
+	return float64(len(r.Deliveries)) / float64(r.Expected)
+}
+
+// GossipRatio is the share of expected deliveries made before repair.
+func (r *Result) GossipRatio() float64 {
+	if r.Expected == 0 {
+		return 0
+	}
+	return float64(r.GossipDelivered) / float64(r.Expected)
+}
+
+// DuplicatesPerDelivery is pubsub's duplicate receipts over deliveries.
+func (r *Result) DuplicatesPerDelivery() float64 {
+	if len(r.Deliveries) == 0 {
+		return 0
+	}
+	return float64(r.Duplicates) / float64(len(r.Deliveries))
+}
+
+// BytesPerNode is the mean bytes a node sent (pubsub plus repair).
+func (r *Result) BytesPerNode() float64 {
+	if len(r.PubsubBytes) == 0 {
+		return 0
+	}
+	var s int64
+	for i := range r.PubsubBytes {
+		s += r.PubsubBytes[i] + r.RepairBytes[i]
+	}
+	return float64(s) / float64(len(r.PubsubBytes))
+}
+
+// counter is a node's pubsub tracer: it counts, and only while the
+// measured phase runs.
+type counter struct {
+	measuring   *atomic.Bool
+	sent        atomic.Int64
+	duplicates  atomic.Int64
+	dropped     atomic.Int64
+	repairBytes atomic.Int64
+}
+
+var _ pubsub.RawTracer = (*counter)(nil)
+
+func (c *counter) SendRPC(rpc *pubsub.RPC, _ peer.ID) {
+	if c.measuring.Load() {
+		c.sent.Add(int64(proto.Size(&rpc.RPC)))
+	}
+}
+
+func (c *counter) DuplicateMessage(*pubsub.Message) {
+	if c.measuring.Load() {
+		c.duplicates.Add(1)
+	}
+}
+
+func (*counter) OnNewOutboundStream(peer.ID, protocol.ID)             {}
+func (*counter) OnClosedOutboundStream(peer.ID)                       {}
+func (*counter) AddPeer(peer.ID, protocol.ID)                         {}
+func (*counter) RemovePeer(peer.ID)                                   {}
+func (*counter) Join(string)                                          {}
+func (*counter) Leave(string)                                         {}
+func (*counter) Graft(peer.ID, string)                                {}
+func (*counter) Prune(peer.ID, string)                                {}
+func (*counter) ValidateMessage(*pubsub.Message)                      {}
+func (*counter) DeliverMessage(*pubsub.Message)                       {}
+func (*counter) RejectMessage(*pubsub.Message, string)                {}
+func (*counter) ThrottlePeer(peer.ID)                                 {}
+func (*counter) RecvRPC(*pubsub.RPC)                                  {}
+func (*counter) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
+func (*counter) DropRPC(*pubsub.RPC, peer.ID)                         {}
+func (*counter) UndeliverableMessage(*pubsub.Message)                 {}

@@ -1,0 +1,224 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"nrmnet/schemas/authority"
+)
+
+// smallConfig is a fast run over the first nodes of London.
+func smallConfig(t *testing.T, p Protocol, loss float64) Config {
+	cfg := DefaultConfig()
+	cfg.Region = "London"
+	cfg.Nodes = 8
+	cfg.Protocol = p
+	cfg.Loss = loss
+	cfg.Messages = 5
+	cfg.PublishGap = 20 * time.Millisecond
+	cfg.Warmup = 1200 * time.Millisecond
+	cfg.Settle = 500 * time.Millisecond
+	cfg.Timeout = time.Minute
+	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return cfg
+}
+
+// checkHonest asserts what every run must satisfy, whatever the timing:
+// complete delivery, each delivery once, no delivery faster than its floor,
+// floors equal to hops x latency, and the counters filled in.
+func checkHonest(t *testing.T, cfg Config, res *Result) {
+	t.Helper()
+	n := cfg.Nodes
+	if res.Nodes != n || res.Messages != cfg.Messages || res.Expected != cfg.Messages*(n-1) {
+		t.Fatalf("nodes %d messages %d expected %d, want %d %d %d", res.Nodes, res.Messages, res.Expected, n, cfg.Messages, cfg.Messages*(n-1))
+	}
+	if len(res.Deliveries) != res.Expected || res.DeliveredRatio() != 1 {
+		t.Fatalf("delivered %d of %d", len(res.Deliveries), res.Expected)
+	}
+	repaired, gossiped := 0, 0
+	for i, d := range res.Deliveries {
+		if d.Hops < 1 || d.Floor != time.Duration(d.Hops)*cfg.Latency {
+			t.Fatalf("delivery %d: hops %d floor %s, latency %s", i, d.Hops, d.Floor, cfg.Latency)
+		}
+		if d.Latency < d.Floor {
+			t.Fatalf("delivery %d took %s, under its floor %s: the clock or the floor is wrong", i, d.Latency, d.Floor)
+		}
+		switch d.Via {
+		case ViaGossip:
+			gossiped++
+		case ViaRepair:
+			repaired++
+		default:
+			t.Fatalf("delivery %d via %q", i, d.Via)
+		}
+	}
+	// Gossip copies still in flight when the repair starts may land during
+	// it, so the count at the end of settle is a lower bound.
+	if gossiped+repaired != res.Expected || res.GossipDelivered > gossiped {
+		t.Fatalf("gossip %d (%d by the end of settle) + repair %d != expected %d", gossiped, res.GossipDelivered, repaired, res.Expected)
+	}
+	if p50, p99 := res.Latency(0.5), res.Latency(0.99); p50 < cfg.Latency || p99 < p50 {
+		t.Fatalf("p50 %s p99 %s", p50, p99)
+	}
+	if len(res.PubsubBytes) != n || len(res.RepairBytes) != n || res.BytesPerNode() <= 0 {
+		t.Fatalf("bytes per node %v %v", res.PubsubBytes, res.RepairBytes)
+	}
+	for i, b := range res.RepairBytes {
+		if b == 0 {
+			t.Fatalf("node %d wrote no repair bytes: the repair pass did not run", i)
+		}
+	}
+	if cfg.Loss == 0 && res.DroppedRPCs != 0 {
+		t.Fatalf("dropped %d RPCs without loss", res.DroppedRPCs)
+	}
+	if cfg.Loss > 0 && res.DroppedRPCs == 0 {
+		t.Fatalf("loss %.2f dropped nothing", cfg.Loss)
+	}
+	if res.RepairRounds < 1 {
+		t.Fatalf("repair rounds %d", res.RepairRounds)
+	}
+	t.Logf("%s loss %.0f%%: p50 %s p99 %s floor %s dups/delivery %.2f bytes/node %.0f gossip %.1f%% repaired %d dropped %d rounds %d",
+		cfg.Protocol, cfg.Loss*100, res.Latency(0.5), res.Latency(0.99), res.Floor(0.99),
+		res.DuplicatesPerDelivery(), res.BytesPerNode(), res.GossipRatio()*100, repaired, res.DroppedRPCs, res.RepairRounds)
+}
+
+func TestSmallRegionDeliversEverything(t *testing.T) {
+	for _, p := range []Protocol{GossipSub, FloodSub} {
+		for _, loss := range []float64{0, 0.3} {
+			t.Run(string(p)+"/loss="+map[bool]string{true: "30", false: "0"}[loss > 0], func(t *testing.T) {
+				cfg := smallConfig(t, p, loss)
+				res, err := Run(context.Background(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkHonest(t, cfg, res)
+				if loss == 0 && res.DuplicatesPerDelivery() == 0 && p == FloodSub {
+					t.Fatalf("floodsub on a full mesh of %d counted no duplicates: the tracer is not counting", cfg.Nodes)
+				}
+			})
+		}
+	}
+}
+
+// Under heavy loss with no time to settle, gossip alone misses alerts and
+// the digest repair must bring delivery to every node.
+func TestRepairCompletesHeavyLoss(t *testing.T) {
+	cfg := smallConfig(t, GossipSub, 0.9)
+	cfg.Settle = 0
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHonest(t, cfg, res)
+	if res.GossipDelivered == res.Expected {
+		t.Logf("gossip alone delivered everything despite 90%% loss; repair ran but had nothing to do")
+	}
+	t.Logf("delivered by the end of settle: %d of %d", res.GossipDelivered, res.Expected)
+}
+
+// On a chain the floor of each delivery is its distance, and no delivery
+// beats it.
+func TestLineFloor(t *testing.T) {
+	cfg := smallConfig(t, GossipSub, 0)
+	cfg.Nodes = 4
+	cfg.Links = Line(4)
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHonest(t, cfg, res)
+	if h := slices.MaxFunc(res.Deliveries, func(a, b Delivery) int { return a.Hops - b.Hops }).Hops; h > 3 {
+		t.Fatalf("a delivery %d hops away on a line of 4", h)
+	}
+}
+
+func TestHops(t *testing.T) {
+	if got := hops(4, Line(4), 0); !slices.Equal(got, []int{0, 1, 2, 3}) {
+		t.Fatalf("line from 0: %v", got)
+	}
+	if got := hops(4, Line(4), 2); !slices.Equal(got, []int{2, 1, 0, 1}) {
+		t.Fatalf("line from 2: %v", got)
+	}
+	if got := hops(5, FullMesh(5), 3); !slices.Equal(got, []int{1, 1, 1, 0, 1}) {
+		t.Fatalf("full mesh from 3: %v", got)
+	}
+	if len(FullMesh(33)) != 33*32/2 {
+		t.Fatalf("full mesh of 33 has %d links", len(FullMesh(33)))
+	}
+	g := RandomGraph(33, 6, 1)
+	if !connected(33, g) {
+		t.Fatal("random graph not connected")
+	}
+	if connected(4, [][2]int{{0, 1}, {2, 3}}) {
+		t.Fatal("two islands reported connected")
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	var ds []Delivery
+	for i := 100; i >= 1; i-- {
+		ds = append(ds, Delivery{Latency: time.Duration(i) * time.Millisecond, Floor: 20 * time.Millisecond})
+	}
+	r := &Result{Deliveries: ds, Expected: 100}
+	if r.Latency(0.5) != 50*time.Millisecond || r.Latency(0.99) != 99*time.Millisecond || r.Latency(1) != 100*time.Millisecond {
+		t.Fatalf("p50 %s p99 %s p100 %s", r.Latency(0.5), r.Latency(0.99), r.Latency(1))
+	}
+	if r.Floor(0.99) != 20*time.Millisecond || r.DeliveredRatio() != 1 {
+		t.Fatalf("floor %s ratio %f", r.Floor(0.99), r.DeliveredRatio())
+	}
+	if (&Result{}).Latency(0.5) != 0 {
+		t.Fatal("empty result has a latency")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	good := DefaultConfig()
+	good.Region = authority.Regions()[0]
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, mut := range map[string]func(c *Config){
+		"region":   func(c *Config) { c.Region = "Atlantis" },
+		"nodes":    func(c *Config) { c.Nodes = 1000 },
+		"protocol": func(c *Config) { c.Protocol = "randomsub" },
+		"loss":     func(c *Config) { c.Loss = 1 },
+		"messages": func(c *Config) { c.Messages = 0 },
+		"rounds":   func(c *Config) { c.RepairRounds = 0 },
+		"links":    func(c *Config) { c.Nodes = 4; c.Links = [][2]int{{0, 1}, {2, 3}} },
+		"self":     func(c *Config) { c.Nodes = 4; c.Links = [][2]int{{1, 1}} },
+	} {
+		c := good
+		mut(&c)
+		if err := c.Validate(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: got %v, want ErrConfig", name, err)
+		}
+	}
+}
+
+func FuzzDecodeIDs(f *testing.F) {
+	f.Add([]byte("0123456789abcdef0123456789abcdef"))
+	f.Add([]byte(""))
+	f.Add([]byte("0123456789ABCDEF0123456789abcdef"))
+	f.Add([]byte("0123456789abcdef0123456789abcde"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ids, err := decodeIDs(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v is not ErrMalformed", err)
+			}
+			return
+		}
+		for _, id := range ids {
+			if !id.Valid() {
+				t.Fatalf("accepted invalid ID %q", id)
+			}
+		}
+		if got := encodeIDs(ids); string(got) != string(b) {
+			t.Fatalf("round trip %q != %q", got, b)
+		}
+	})
+}
