@@ -101,19 +101,23 @@ func (s *Server) mayRefer(w http.ResponseWriter, r *http.Request, who Principal)
 		s.problem(w, r, http.StatusServiceUnavailable, "New referrals unavailable", "This node does not take referrals through its pages.")
 		return false
 	}
-	if !node.Role(who.Role).Can(node.CanCreateCase) {
+	if !mayCreateCases(who) {
 		s.problem(w, r, http.StatusForbidden, "Not available to your role", fmt.Sprintf("Your role (%s) may not create cases.", who.Role))
 		return false
 	}
 	return true
 }
 
+// mayCreateCases reports whether who's role may take a referral. The node
+// checks again, and records a refusal, when the form is posted.
+func mayCreateCases(who Principal) bool { return node.Role(who.Role).Can(node.CanCreateCase) }
+
 func (s *Server) referralFormPage(w http.ResponseWriter, r *http.Request) {
 	who, ok := s.principal(w, r)
 	if !ok || !s.mayRefer(w, r, who) {
 		return
 	}
-	f := referralForm{LeadWorker: who.UserID, Nationality: "", Location: string(v1.LocationUK)}
+	f := referralForm{LeadWorker: who.UserID, Location: string(v1.LocationUK)}
 	s.showReferralForm(w, r, f, http.StatusOK)
 }
 

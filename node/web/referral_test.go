@@ -91,12 +91,24 @@ func TestReferralFormLabelsEveryField(t *testing.T) {
 	mustContain(t, body, "<fieldset>", "<legend>The child</legend>", `id="exploitation-criminal"`,
 		`id="county_lines"`, `name="lead_worker" type="text" maxlength="64" value="isl.sw"`, `action="/cases"`)
 
-	list := newTestServer(t, func(c *Config) {
-		c.Auth = testUsers
-		c.Cases = &fakeCases{list: func(storage.CaseQuery) []storage.CaseSummary { return nil }}
-	})
-	if _, body := getAs(t, list, "/cases", signedIn()); !strings.Contains(body, `<a href="/cases/new" id="new-referral">New referral</a>`) {
-		t.Error("the case list has no link to the new-referral form")
+	for _, tc := range []struct {
+		desk     ReferralDesk
+		token    string
+		wantLink bool
+	}{
+		{&fakeReferrals{}, "nrmnet_sw", true},
+		{&fakeReferrals{}, "nrmnet_auditor", false},
+		{nil, "nrmnet_sw", false},
+	} {
+		list := newTestServer(t, func(c *Config) {
+			c.Auth = testUsers
+			c.Referrals = tc.desk
+			c.Cases = &fakeCases{list: func(storage.CaseQuery) []storage.CaseSummary { return nil }}
+		})
+		_, body := getAs(t, list, "/cases", http.Header{"Cookie": {sessionCookie + "=" + tc.token}})
+		if got := strings.Contains(body, `<a href="/cases/new" id="new-referral">New referral</a>`); got != tc.wantLink {
+			t.Errorf("%s, desk %v: link to the new-referral form shown %v, want %v", tc.token, tc.desk != nil, got, tc.wantLink)
+		}
 	}
 }
 

@@ -161,7 +161,8 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // Server serves the pages. It is an http.Handler for the paths "/",
-// "/federation", "/cases", "/cases/{id}" (and its alert form), "/alerts",
+// "/federation", "/cases", "/cases/new" (the new-referral form, posted to
+// "/cases"), "/cases/{id}" (and its alert form), "/alerts",
 // "/tasks" (and their resolve forms), "/relocations" (and its decision
 // forms) and "/static/".
 type Server struct {
@@ -339,6 +340,7 @@ type casesPage struct {
 	More       bool
 	NextCursor string
 	Actor      Principal
+	CanRefer   bool // the new-referral form is open to Actor
 }
 
 type caseRow struct {
@@ -399,7 +401,7 @@ func (s *Server) cases(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, http.StatusServiceUnavailable, "Case list unavailable", "The case list could not be read. Try again; if it persists, tell the node's operator.")
 		return
 	}
-	p := casesPage{View: view, Worker: worker, Actor: who}
+	p := casesPage{View: view, Worker: worker, Actor: who, CanRefer: s.cfg.Referrals != nil && mayCreateCases(who)}
 	if len(list) > s.cfg.CaseListLimit {
 		list = list[:s.cfg.CaseListLimit]
 		p.More, p.NextCursor = true, list[len(list)-1].Cursor()
