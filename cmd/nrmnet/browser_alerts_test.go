@@ -228,7 +228,10 @@ func TestBrowserAlertReachesTargetAndRaisesMatchTask(t *testing.T) {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		row := text(`(document.querySelector('#received tr[data-alert="` + alertID + `"]') || {textContent: ''}).textContent`)
-		if strings.Contains(row, "1 possible match") {
+		// One match at least: Hackney's variant of the child. Another of
+		// Hackney's synthetic children may share a weaker key (a name and a
+		// birth year); that is a task for a person too, and is left open.
+		if strings.Contains(row, "possible match") {
 			if !strings.Contains(row, "Islington") || !strings.Contains(row, "missing") {
 				t.Errorf("received row: %q", row)
 			}
@@ -245,7 +248,9 @@ func TestBrowserAlertReachesTargetAndRaisesMatchTask(t *testing.T) {
 	if err := chromedp.Do(run, chromedp.Click(chromedp.CSS(`#received a[href="/tasks"]`)), chromedp.WaitVisible(chromedp.CSS("section.task"))); err != nil {
 		t.Fatalf("open the tasks: %v", err)
 	}
-	task := text(`document.querySelector('section.task').textContent`)
+	// The task about Hackney's variant of the child.
+	taskOf := `[...document.querySelectorAll('section.task')].find(s => s.textContent.includes('` + string(hckCase) + `'))`
+	task := text(`(` + taskOf + ` || {textContent: ''}).textContent`)
 	if !strings.Contains(task, string(hckCase)) || !strings.Contains(task, alertID) {
 		t.Fatalf("task %q; want Hackney's case %s and alert %s", task, hckCase, alertID)
 	}
@@ -256,24 +261,33 @@ func TestBrowserAlertReachesTargetAndRaisesMatchTask(t *testing.T) {
 		}
 		writeScreenshot(t, "match-tasks.png", png)
 	}
-	taskID := text(`document.querySelector('section.task').dataset.task`)
+	taskID := text(taskOf + `.dataset.task`)
 	if err := chromedp.Do(run,
 		chromedp.SetValue(chromedp.CSS("#resolution-"+taskID), "same_child"),
 		chromedp.SendKeys(chromedp.CSS("#reason-"+taskID), "same school and date of birth; calling Islington's duty desk"),
-		chromedp.Click(chromedp.CSS(`form.resolve button[type="submit"]`)),
+		chromedp.Click(chromedp.CSS(`section.task[data-task="`+taskID+`"] form.resolve button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#resolved-notice")),
 	); err != nil {
 		t.Fatalf("resolve the task: %v", err)
 	}
-	if s := text(`document.querySelector('section.task .badge').textContent`); !strings.Contains(s, "same child") {
+	if s := text(`document.querySelector('section.task[data-task="` + taskID + `"] .badge').textContent`); !strings.Contains(s, "same child") {
 		t.Errorf("after resolving: %q", s)
 	}
 	ts, err := hck.alerts.Tasks(run, devnetWorker("HCK"), false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ts) != 1 || ts[0].Open() || ts[0].ResolvedBy != "hck.social-worker" {
-		t.Errorf("Hackney's tasks after resolving: %+v", ts)
+	resolved := 0
+	for _, tk := range ts {
+		if tk.Case == hckCase && tk.Alert == v1.ID(alertID) {
+			resolved++
+			if tk.Open() || tk.ResolvedBy != "hck.social-worker" {
+				t.Errorf("Hackney's task on its variant after resolving: %+v", tk)
+			}
+		}
+	}
+	if resolved != 1 {
+		t.Errorf("Hackney has %d tasks on its variant of the child for this alert, want 1: %+v", resolved, ts)
 	}
 }
 

@@ -603,6 +603,9 @@ func plural(n int, unit string) string {
 	if n == 1 {
 		return "1 " + unit
 	}
+	if strings.HasSuffix(unit, "ch") || strings.HasSuffix(unit, "sh") || strings.HasSuffix(unit, "s") || strings.HasSuffix(unit, "x") {
+		return fmt.Sprintf("%d %ses", n, unit) // "2 possible matches"
+	}
 	return fmt.Sprintf("%d %ss", n, unit)
 }
 
