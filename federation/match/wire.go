@@ -1,7 +1,6 @@
 package match
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 
@@ -9,6 +8,7 @@ import (
 	"github.com/cloudflare/circl/oprf"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
+	"nrmnet/federation/internal/frame"
 	"nrmnet/schemas"
 	v1 "nrmnet/schemas/v1"
 )
@@ -167,29 +167,9 @@ func writeFrame(w io.Writer, v any) error {
 	if err != nil {
 		return err
 	}
-	if len(body) > maxFrame {
-		return fmt.Errorf("frame of %d bytes exceeds %d", len(body), maxFrame)
-	}
-	buf := make([]byte, 4, 4+len(body))
-	binary.BigEndian.PutUint32(buf, uint32(len(body)))
-	_, err = w.Write(append(buf, body...))
-	return err
+	return frame.Write(w, body, maxFrame)
 }
 
 // readFrame reads one length-prefixed frame, refusing a length over
 // maxFrame before reading the body.
-func readFrame(r io.Reader) ([]byte, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, fmt.Errorf("reading frame length: %w", err)
-	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n > maxFrame {
-		return nil, fmt.Errorf("frame of %d bytes exceeds %d", n, maxFrame)
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, fmt.Errorf("reading frame of %d bytes: %w", n, err)
-	}
-	return body, nil
-}
+func readFrame(r io.Reader) ([]byte, error) { return frame.Read(r, maxFrame) }

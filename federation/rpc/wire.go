@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"crypto/ed25519"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
+	"nrmnet/federation/internal/frame"
 	"nrmnet/schemas"
 	"nrmnet/schemas/authority"
 	v1 "nrmnet/schemas/v1"
@@ -252,29 +252,21 @@ func caseCID(c *v1.Case) (string, error) {
 
 // writeFrame writes a frame body after its length, 4 bytes big-endian.
 func writeFrame(w io.Writer, body []byte) error {
-	if len(body) > MaxFrame {
-		return fmt.Errorf("%w: frame of %d bytes exceeds %d", ErrBadMessage, len(body), MaxFrame)
+	if err := frame.Write(w, body, MaxFrame); err != nil {
+		if errors.Is(err, frame.ErrTooLarge) {
+			return fmt.Errorf("%w: %w", ErrBadMessage, err)
+		}
+		return err
 	}
-	buf := make([]byte, 4, 4+len(body))
-	binary.BigEndian.PutUint32(buf, uint32(len(body)))
-	_, err := w.Write(append(buf, body...))
-	return err
+	return nil
 }
 
 // readFrame reads one length-prefixed frame, refusing a length over MaxFrame
 // before reading the body.
 func readFrame(r io.Reader) ([]byte, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, fmt.Errorf("reading frame length: %w", err)
+	body, err := frame.Read(r, MaxFrame)
+	if errors.Is(err, frame.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
 	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n > MaxFrame {
-		return nil, fmt.Errorf("%w: frame of %d bytes exceeds %d", ErrBadMessage, n, MaxFrame)
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, fmt.Errorf("reading frame of %d bytes: %w", n, err)
-	}
-	return body, nil
+	return body, err
 }
