@@ -44,9 +44,29 @@ func topicScoreParams() *pubsub.TopicScoreParams {
 	}
 }
 
-func scoreParams(s *Service) *pubsub.PeerScoreParams {
+// RouterOptions are the GossipSub options every node runs with: strict
+// signing, flood publishing, no peer exchange, the message size limit and
+// the peer scoring above over the given topics, member saying whether a peer
+// is on the roster in force. The service adds only logging and score
+// inspection; the simulation in gossip/sim runs exactly these, so what it
+// measures is what the nodes run.
+func RouterOptions(topics []string, member func(peer.ID) bool) []pubsub.Option {
+	return []pubsub.Option{
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithFloodPublish(true),
+		pubsub.WithPeerExchange(false),
+		pubsub.WithMaxMessageSize(MaxRouterMessage),
+		pubsub.WithPeerScore(scoreParams(topics, member), scoreThresholds()),
+	}
+}
+
+// MaxRouterMessage is the largest pubsub message a node accepts: an alert
+// envelope at its limit plus room for pubsub's own fields.
+const MaxRouterMessage = maxAlertMessage + 4<<10
+
+func scoreParams(topicNames []string, member func(peer.ID) bool) *pubsub.PeerScoreParams {
 	topics := map[string]*pubsub.TopicScoreParams{}
-	for _, t := range []string{RegionTopic(s.region), NationalTopic, StatusTopic(s.region)} {
+	for _, t := range topicNames {
 		topics[t] = topicScoreParams()
 	}
 	return &pubsub.PeerScoreParams{
@@ -55,7 +75,7 @@ func scoreParams(s *Service) *pubsub.PeerScoreParams {
 		// P5: a peer not on the roster in force (revoked a moment ago; the
 		// gater closes its connections) is at once below the graylist.
 		AppSpecificScore: func(p peer.ID) float64 {
-			if _, ok := s.host.Member(p); ok {
+			if member(p) {
 				return 0
 			}
 			return -10000

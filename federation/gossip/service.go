@@ -152,15 +152,12 @@ func newService(ctx context.Context, cfg Config, tap func(what string, b []byte)
 }
 
 func (s *Service) start() error {
-	ps, err := pubsub.NewGossipSub(s.ctx, s.host.Libp2p(),
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
-		pubsub.WithFloodPublish(true),
-		pubsub.WithPeerExchange(false),
-		pubsub.WithMaxMessageSize(maxAlertMessage+4<<10),
-		pubsub.WithPeerScore(scoreParams(s), scoreThresholds()),
+	member := func(p peer.ID) bool { _, ok := s.host.Member(p); return ok }
+	topics := []string{RegionTopic(s.region), NationalTopic, StatusTopic(s.region), RosterTopic(s.region)}
+	ps, err := pubsub.NewGossipSub(s.ctx, s.host.Libp2p(), append(RouterOptions(topics, member),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(func(m map[peer.ID]float64) { s.scores.Store(&m) }), time.Second),
 		pubsub.WithLogger(s.log),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("start gossipsub: %w", err)
 	}

@@ -5,9 +5,8 @@
 // bytes sent per node, and delivery under message loss with a digest repair
 // pass modelled on federation/gossip/digest.go.
 //
-// It runs GossipSub with the production settings (replicated in params.go,
-// because package gossip does not export them) and FloodSub as the
-// baseline. It is a measuring tool for benchmarks and tests, not part of a
+// It runs GossipSub with the production settings (gossip.RouterOptions, the
+// options every node runs with) and FloodSub as the baseline. It is a measuring tool for benchmarks and tests, not part of a
 // running node; DESIGN.md says how loss, repair and the metrics are
 // modelled.
 package sim

@@ -31,7 +31,7 @@ const (
 	repairProtocol = protocol.ID("/nrmnet/sim/alert-digest/1")
 	maxRepairIDs   = 4096
 	idLen          = 32
-	maxFrame       = maxAlertMessage
+	maxFrame       = 64 << 10 // an alert envelope at its limit (gossip's maxAlertMessage)
 	repairTimeout  = 10 * time.Second
 )
 
