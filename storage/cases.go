@@ -82,18 +82,11 @@ func (s *Store) UpdateCase(ctx context.Context, c *v1.Case, who Access) error {
 		if err != nil {
 			return nil, err
 		}
-		var old CaseSummary
-		if refusal != nil {
-			failed(e, "child erased")
-		} else if old, err = readSummary(b.txn, c.ID); errors.Is(err, ErrNotFound) {
-			refusal = fmt.Errorf("update case %s: %w", c.ID, ErrNotFound)
-			failed(e, "no such case")
-		} else if err != nil {
+		old, refusal, err := b.storedForReplace("update case", e, c.ID, c.ChildID, refusal)
+		if err != nil {
 			return nil, err
-		} else if old.ChildID != c.ChildID {
-			refusal = fmt.Errorf("update case %s: %w: the child ID of a case cannot change", c.ID, schemas.ErrInvalid)
-			failed(e, "child ID changed")
-		} else if c.Revision != old.Revision+1 {
+		}
+		if refusal == nil && c.Revision != old.Revision+1 {
 			refusal = fmt.Errorf("update case %s: %w: stored revision is %d, the update is revision %d (want %d)", c.ID, ErrConflict, old.Revision, c.Revision, old.Revision+1)
 			failed(e, fmt.Sprintf("revision conflict: stored %d, given %d", old.Revision, c.Revision))
 		}
@@ -105,6 +98,30 @@ func (s *Store) UpdateCase(ctx context.Context, c *v1.Case, who Access) error {
 		return refusal, b.appendAudit(e)
 	}
 	return s.submit(ctx, r)
+}
+
+// storedForReplace reads the stored summary of a case a new revision is
+// about to replace. It passes on a refusal checkWritable already made (the
+// child erased), and refuses a case that does not exist or whose child ID
+// would change; every refusal marks the audit entry e failed. op names the
+// operation in the refusal.
+func (b *batch) storedForReplace(op string, e *v1.AuditEntry, id v1.CaseID, child v1.ID, refusal error) (CaseSummary, error, error) {
+	if refusal != nil {
+		failed(e, "child erased")
+		return CaseSummary{}, refusal, nil
+	}
+	old, err := readSummary(b.txn, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		failed(e, "no such case")
+		return old, fmt.Errorf("%s %s: %w", op, id, ErrNotFound), nil
+	case err != nil:
+		return old, nil, err
+	case old.ChildID != child:
+		failed(e, "child ID changed")
+		return old, fmt.Errorf("%s %s: %w: the child ID of a case cannot change", op, id, schemas.ErrInvalid), nil
+	}
+	return old, nil, nil
 }
 
 // checkWritable refuses a write to an erased case or to a case of an erased

@@ -127,21 +127,16 @@ func (s *Store) TransferOutCase(ctx context.Context, next, sent *v1.Case, who Ac
 		if err != nil {
 			return nil, err
 		}
-		var old CaseSummary
-		if refusal != nil {
-			failed(e, "child erased")
-		} else if old, err = readSummary(b.txn, next.ID); errors.Is(err, ErrNotFound) {
-			refusal = fmt.Errorf("transfer out case %s: %w", next.ID, ErrNotFound)
-			failed(e, "no such case")
-		} else if err != nil {
+		old, refusal, err := b.storedForReplace("transfer out case", e, next.ID, next.ChildID, refusal)
+		if err != nil {
 			return nil, err
-		} else if old.ChildID != next.ChildID {
-			refusal = fmt.Errorf("transfer out case %s: %w: the child ID of a case cannot change", next.ID, schemas.ErrInvalid)
-			failed(e, "child ID changed")
-		} else if old.State == v1.StateTransferredOut {
+		}
+		switch {
+		case refusal != nil:
+		case old.State == v1.StateTransferredOut:
 			refusal = fmt.Errorf("transfer out case %s: %w: the case is transferred out already", next.ID, ErrConflict)
 			failed(e, "already transferred out")
-		} else if old.Revision != sent.Revision {
+		case old.Revision != sent.Revision:
 			refusal = fmt.Errorf("transfer out case %s: %w: stored revision is %d, the sent copy is revision %d", next.ID, ErrConflict, old.Revision, sent.Revision)
 			failed(e, fmt.Sprintf("revision conflict: stored %d, given %d", old.Revision, sent.Revision))
 		}
