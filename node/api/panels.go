@@ -37,8 +37,8 @@ type Panels interface {
 // without panels.
 func (s *Server) panelRoutes() []route {
 	return []route{
-		{Method: "POST", Path: "/v1/panels/{panel}/cases", h: s.openPanelCase},
-		{Method: "GET", Path: "/v1/panels/{panel}/cases/{ref}", h: s.readPanelCase},
+		{Method: "POST", Path: "/v1/panels/{panel}/cases", h: s.withPanels(s.openPanelCase)},
+		{Method: "GET", Path: "/v1/panels/{panel}/cases/{ref}", h: s.withPanels(s.readPanelCase)},
 		{Method: "POST", Path: "/v1/panels/{panel}/cases/{ref}/meetings", h: panelCommand(s, decodePanelMeeting)},
 		{Method: "POST", Path: "/v1/panels/{panel}/cases/{ref}/views", h: panelCommand(s, decodePanelViews)},
 		{Method: "POST", Path: "/v1/panels/{panel}/cases/{ref}/proposals", h: panelCommand(s, decodePanelProposal)},
@@ -47,18 +47,26 @@ func (s *Server) panelRoutes() []route {
 		{Method: "POST", Path: "/v1/panels/{panel}/cases/{ref}/reconsiderations", h: panelCommand(s, decodePanelReconsideration)},
 		{Method: "POST", Path: "/v1/panels/{panel}/cases/{ref}/assurance", h: panelCommand(s, decodePanelAssurance)},
 		{Method: "POST", Path: "/v1/panels/{panel}/cases/{ref}/close", h: panelCommand(s, decodePanelClose)},
-		{Method: "GET", Path: "/v1/panels/{panel}/commands/{command}", h: s.readPanelCommand},
-		{Method: "GET", Path: "/v1/panels/{panel}/status", h: s.panelStatus},
-		{Method: "POST", Path: "/v1/panels/{panel}/members", h: s.addPanelMember},
-		{Method: "POST", Path: "/v1/panels/{panel}/members/{peer}/remove", h: s.removePanelMember},
+		{Method: "GET", Path: "/v1/panels/{panel}/commands/{command}", h: s.withPanels(s.readPanelCommand)},
+		{Method: "GET", Path: "/v1/panels/{panel}/status", h: s.withPanels(s.panelStatus)},
+		{Method: "POST", Path: "/v1/panels/{panel}/members", h: s.withPanels(s.addPanelMember)},
+		{Method: "POST", Path: "/v1/panels/{panel}/members/{peer}/remove", h: s.withPanels(s.removePanelMember)},
 	}
 }
 
-func (s *Server) panelsOrUnavailable() (Panels, error) {
-	if s.panels == nil {
-		return nil, fmt.Errorf("%w: this node sits on no combined panel", node.ErrUnavailable)
+// withPanels serves a panel route: it refuses query parameters (the panel
+// routes take none) and answers 503 on a node that sits on no combined
+// panel, then hands h the panels.
+func (s *Server) withPanels(h func(w http.ResponseWriter, r *http.Request, who node.Principal, p Panels) error) handler {
+	return func(w http.ResponseWriter, r *http.Request, who node.Principal) error {
+		if _, err := query(r); err != nil {
+			return err
+		}
+		if s.panels == nil {
+			return fmt.Errorf("%w: this node sits on no combined panel", node.ErrUnavailable)
+		}
+		return h(w, r, who, s.panels)
 	}
-	return s.panels, nil
 }
 
 // panelOp is one decoded panel command body, ready to submit.
@@ -67,14 +75,7 @@ type panelOp func(ctx context.Context, p Panels, who node.Principal, id v1.Panel
 // panelCommand serves a POST that proposes one command on a panel case: the
 // body is decoded in full before anything is proposed.
 func panelCommand(s *Server, decode func([]byte) (panelOp, error)) handler {
-	return func(w http.ResponseWriter, r *http.Request, who node.Principal) error {
-		if _, err := query(r); err != nil {
-			return err
-		}
-		p, err := s.panelsOrUnavailable()
-		if err != nil {
-			return err
-		}
+	return s.withPanels(func(w http.ResponseWriter, r *http.Request, who node.Principal, p Panels) error {
 		b, err := s.readBody(w, r)
 		if err != nil {
 			return err
@@ -89,17 +90,10 @@ func panelCommand(s *Server, decode func([]byte) (panelOp, error)) handler {
 		}
 		writeJSON(w, http.StatusOK, panelOutcomeOf(out))
 		return nil
-	}
+	})
 }
 
-func (s *Server) openPanelCase(w http.ResponseWriter, r *http.Request, who node.Principal) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	p, err := s.panelsOrUnavailable()
-	if err != nil {
-		return err
-	}
+func (s *Server) openPanelCase(w http.ResponseWriter, r *http.Request, who node.Principal, p Panels) error {
 	b, err := s.readBody(w, r)
 	if err != nil {
 		return err
@@ -118,14 +112,7 @@ func (s *Server) openPanelCase(w http.ResponseWriter, r *http.Request, who node.
 	return nil
 }
 
-func (s *Server) readPanelCase(w http.ResponseWriter, r *http.Request, who node.Principal) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	p, err := s.panelsOrUnavailable()
-	if err != nil {
-		return err
-	}
+func (s *Server) readPanelCase(w http.ResponseWriter, r *http.Request, who node.Principal, p Panels) error {
 	pc, err := p.PanelCase(r.Context(), who, v1.PanelID(r.PathValue("panel")), v1.CaseID(r.PathValue("ref")))
 	if err != nil {
 		return err
@@ -134,14 +121,7 @@ func (s *Server) readPanelCase(w http.ResponseWriter, r *http.Request, who node.
 	return nil
 }
 
-func (s *Server) readPanelCommand(w http.ResponseWriter, r *http.Request, who node.Principal) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	p, err := s.panelsOrUnavailable()
-	if err != nil {
-		return err
-	}
+func (s *Server) readPanelCommand(w http.ResponseWriter, r *http.Request, who node.Principal, p Panels) error {
 	out, err := p.PanelCommand(r.Context(), who, v1.PanelID(r.PathValue("panel")), v1.ID(r.PathValue("command")))
 	if err != nil {
 		return err
@@ -150,14 +130,7 @@ func (s *Server) readPanelCommand(w http.ResponseWriter, r *http.Request, who no
 	return nil
 }
 
-func (s *Server) panelStatus(w http.ResponseWriter, r *http.Request, who node.Principal) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	p, err := s.panelsOrUnavailable()
-	if err != nil {
-		return err
-	}
+func (s *Server) panelStatus(w http.ResponseWriter, r *http.Request, who node.Principal, p Panels) error {
 	st, err := p.PanelStatus(r.Context(), who, v1.PanelID(r.PathValue("panel")))
 	if err != nil {
 		return err
@@ -166,14 +139,7 @@ func (s *Server) panelStatus(w http.ResponseWriter, r *http.Request, who node.Pr
 	return nil
 }
 
-func (s *Server) addPanelMember(w http.ResponseWriter, r *http.Request, who node.Principal) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	p, err := s.panelsOrUnavailable()
-	if err != nil {
-		return err
-	}
+func (s *Server) addPanelMember(w http.ResponseWriter, r *http.Request, who node.Principal, p Panels) error {
 	b, err := s.readBody(w, r)
 	if err != nil {
 		return err
@@ -193,14 +159,7 @@ func (s *Server) addPanelMember(w http.ResponseWriter, r *http.Request, who node
 	return nil
 }
 
-func (s *Server) removePanelMember(w http.ResponseWriter, r *http.Request, who node.Principal) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	p, err := s.panelsOrUnavailable()
-	if err != nil {
-		return err
-	}
+func (s *Server) removePanelMember(w http.ResponseWriter, r *http.Request, who node.Principal, p Panels) error {
 	id, err := peer.Decode(r.PathValue("peer"))
 	if err != nil {
 		return &apiError{http.StatusBadRequest, "invalid_field", "the path's peer is not a libp2p peer ID"}
