@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +58,13 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// Now is the clock roster expiry is checked against; nil means time.Now.
 	Now func() time.Time
+
+	// WrapMuxer, when set, wraps the stream multiplexer (yamux) of every
+	// TCP connection. The multiplexer sits above Noise/TLS, so a wrapper sees
+	// the plaintext of every stream: tests use it to capture all that crosses
+	// the wire and search it for canary values. A node never sets it. QUIC
+	// has its own multiplexing, so a test that wraps must listen on TCP only.
+	WrapMuxer func(network.Multiplexer) network.Multiplexer
 }
 
 // DefaultConfig returns a configuration with every setting but the identity,

@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
@@ -144,6 +145,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		libp2p.WithDialTimeout(cfg.DialTimeout),
 		// No DHT, no NAT traversal: peers come from the roster, and
 		// authorities publish reachable addresses there.
+	}
+	if cfg.WrapMuxer != nil {
+		opts = append(opts, libp2p.Muxer(yamux.ID, cfg.WrapMuxer(yamux.DefaultTransport)))
 	}
 	if cfg.Metrics != nil {
 		opts = append(opts, libp2p.PrometheusRegisterer(cfg.Metrics))
