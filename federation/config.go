@@ -31,6 +31,10 @@ type Config struct {
 	Threshold int
 	// Roster is the signed roster to start from: the newest this node holds.
 	Roster []byte
+	// Neighbours are the other regions whose rosters this node checks and
+	// holds, so that alerts cross regions (neighbours.go). Empty: this
+	// node federates in its own region only.
+	Neighbours []RegionTrust
 
 	// ListenAddrs are TCP and QUIC v1 multiaddrs to listen on.
 	ListenAddrs []string
@@ -107,6 +111,17 @@ func (c *Config) Validate() error {
 		fail("Roster", "is required: a node admits only peers on a verified roster")
 	} else if len(c.Roster) > roster.MaxSignedRosterSize {
 		fail("Roster", "is %d bytes, limit %d", len(c.Roster), roster.MaxSignedRosterSize)
+	}
+	seenRegion := map[string]bool{}
+	for i, t := range c.Neighbours {
+		field := fmt.Sprintf("Neighbours[%d]", i)
+		if err := t.validate(c.Region); err != nil {
+			fail(field, "%v", err)
+		}
+		if seenRegion[t.Region] {
+			fail(field, "%s appears twice", t.Region)
+		}
+		seenRegion[t.Region] = true
 	}
 	if len(c.ListenAddrs) == 0 {
 		fail("ListenAddrs", "is empty")

@@ -12,7 +12,8 @@ import (
 )
 
 // Peers are found from the roster alone (there is no DHT): connectLoop keeps
-// a connection to every other member. It owns the dial state; dials run in
+// a connection to every other member, and a bridge also to the bridges of the
+// other regions held (Host.wanted). It owns the dial state; dials run in
 // their own goroutines, at most MaxConcurrentDials at once, and report back on
 // a channel with room for all of them, so a dial never blocks on the loop.
 
@@ -78,22 +79,20 @@ func (h *Host) connectLoop(initial *roster.Roster) {
 
 	for {
 		m := h.gater.current.Load()
+		want := h.wanted()
 		now := time.Now()
 		for p, st := range state {
-			if !m.admits(p) && !st.dialing {
+			if !want[p] && !st.dialing {
 				delete(state, p)
 			}
 		}
 		for p := range pendingFirst {
-			if !m.admits(p) {
+			if !want[p] {
 				markTried(p)
 			}
 		}
 		wait := h.cfg.ReconnectInterval
-		for p := range m.members {
-			if p == self {
-				continue
-			}
+		for p := range want {
 			st := state[p]
 			if st == nil {
 				st = &dialState{}

@@ -42,18 +42,24 @@ func (m *membership) admits(p peer.ID) bool {
 	return ok
 }
 
-// rosterGater admits only peers on the current roster. The secure handshake
+// rosterGater admits only peers on the current roster, or on another
+// region's roster held. The secure handshake
 // proves which key the remote holds; this decides whether that key may join.
 type rosterGater struct {
-	current atomic.Pointer[membership]
-	log     *slog.Logger
-	refused atomic.Uint64 // connections refused at the secured step
-	lastLog atomic.Int64  // unix nanoseconds of the last refusal logged at Info
+	current    atomic.Pointer[membership]
+	neighbours atomic.Pointer[neighbours] // other regions' rosters; never nil once the host is built
+	log        *slog.Logger
+	refused    atomic.Uint64 // connections refused at the secured step
+	lastLog    atomic.Int64  // unix nanoseconds of the last refusal logged at Info
 }
 
 var _ connmgr.ConnectionGater = (*rosterGater)(nil)
 
-func (g *rosterGater) admits(p peer.ID) bool { return g.current.Load().admits(p) }
+// admits: a member of this region, or of another region whose roster this
+// node holds (see neighbours.go).
+func (g *rosterGater) admits(p peer.ID) bool {
+	return g.current.Load().admits(p) || g.neighbours.Load().admits(p)
+}
 
 // InterceptPeerDial refuses to dial a peer that is not a member.
 func (g *rosterGater) InterceptPeerDial(p peer.ID) bool {

@@ -54,8 +54,9 @@ type Host struct {
 	cm    *connmgr.BasicConnMgr
 
 	// updateMu serialises roster changes, so observers see them in order.
-	updateMu  sync.Mutex
-	observers observers
+	updateMu           sync.Mutex
+	observers          observers // the home roster's updates
+	neighbourObservers observers // other regions' rosters' updates
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -117,8 +118,13 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("federation: %w: peer ID %s is not on roster serial %d for %s", ErrNotOnRoster, self, r.Serial, r.Region)
 	}
 
+	others, err := verifyNeighbours(cfg)
+	if err != nil {
+		return nil, err
+	}
 	gater := &rosterGater{log: log}
 	gater.current.Store(newMembership(r, cfg.Roster))
+	gater.neighbours.Store(newNeighbours(nil))
 
 	rm, err := cfg.Limits.resourceManager()
 	if err != nil {
@@ -174,17 +180,19 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		ready:  make(chan struct{}),
 	}
 	h.observers.init(&h.wg, hctx)
+	h.neighbourObservers.init(&h.wg, hctx)
 	lh.Network().Notify(&network.NotifyBundle{
 		ConnectedF:    h.connected,
 		DisconnectedF: func(network.Network, network.Conn) { h.nudge() },
 	})
 	h.admit(r, nil)
+	h.admitNeighbours(others)
 
 	h.wg.Add(1)
 	go h.connectLoop(r)
 
 	log.Info("federation host started", "peer", self, "region", r.Region, "roster_serial", r.Serial,
-		"members", len(r.Members), "listen", lh.Addrs())
+		"members", len(r.Members), "other_regions", len(others.regions), "listen", lh.Addrs())
 	return h, nil
 }
 
@@ -229,11 +237,23 @@ func (h *Host) RefusedConnections() uint64 { return h.gater.refused.Load() }
 // a roster that is invalid, for another region, or conflicts with the one
 // held.
 //
+// A roster of another region listed in Config.Neighbours is checked against
+// that region's anchors and, if newer, replaces the one held for it (see
+// NeighbourUpdates). A roster of any other region is refused with an error
+// matching both roster.ErrWrongRegion and ErrUntrustedRegion.
+//
 // The host does not spread the roster itself; an observer (the gossip layer)
 // does.
 func (h *Host) UpdateRoster(signed []byte) error {
 	if h.ctx.Err() != nil {
 		return ErrClosed
+	}
+	// Which region's anchors to check it against is read from the roster
+	// itself; the check that follows is what decides.
+	if sr, err := roster.DecodeSignedRoster(signed); err == nil {
+		if region := sr.Unverified().Region; region != h.cfg.Region && validRegion(region) {
+			return h.updateNeighbour(region, signed)
+		}
 	}
 	next, err := roster.Verify(signed, h.cfg.Anchors, h.cfg.Threshold, h.cfg.Now())
 	if err != nil {
@@ -279,7 +299,7 @@ func (h *Host) admit(next *roster.Roster, signed []byte) {
 	if old != nil && old.roster != next {
 		prevSerial = old.roster.Serial
 		for p := range old.members {
-			if !nm.admits(p) {
+			if !nm.admits(p) && !h.gater.neighbours.Load().admits(p) {
 				revoked = append(revoked, p)
 			}
 		}

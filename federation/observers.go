@@ -32,11 +32,13 @@ func (o *observers) init(wg *sync.WaitGroup, ctx context.Context) {
 	o.ctx = ctx
 }
 
-// add registers fn with first as its first update. The caller holds the
+// add registers fn with first as its first updates. The caller holds the
 // host's updateMu, so no update can come between first and the next publish.
-func (o *observers) add(fn func(RosterUpdate), first RosterUpdate) (stop func()) {
+func (o *observers) add(fn func(RosterUpdate), first ...RosterUpdate) (stop func()) {
 	ob := &observer{fn: fn, signal: make(chan struct{}, 1), done: make(chan struct{})}
-	ob.push(first)
+	for _, u := range first {
+		ob.push(u)
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.ctx.Err() != nil {

@@ -96,9 +96,13 @@ const (
 	// RoleCoordinator watches the federation's health for the region; it may
 	// be outside the region and never sees a child's identity.
 	RoleCoordinator Role = "coordinator"
+	// RoleBridge carries alerts between regions: a bridge keeps a connection
+	// to the bridges of every other region whose roster its node holds, so
+	// that the national alert topic spans regions. A region names one or two.
+	RoleBridge Role = "bridge"
 )
 
-var roles = map[Role]bool{RoleAuthority: true, RoleWitness: true, RoleCoordinator: true}
+var roles = map[Role]bool{RoleAuthority: true, RoleWitness: true, RoleCoordinator: true, RoleBridge: true}
 
 // Member is one node of the region.
 type Member struct {
@@ -383,7 +387,7 @@ func (m *Member) validate(ch schemas.Checker, region string) {
 
 	switch {
 	case len(m.Roles) == 0:
-		ch.Fail("roles", "is empty (one or more of authority, witness, coordinator)")
+		ch.Fail("roles", "is empty (one or more of authority, witness, coordinator, bridge)")
 	case len(m.Roles) > len(roles):
 		ch.Fail("roles", "has %d entries, limit %d", len(m.Roles), len(roles))
 	}
