@@ -1,0 +1,91 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"nrmnet/schemas"
+	"nrmnet/schemas/authority"
+	v1 "nrmnet/schemas/v1"
+)
+
+// Peer checkpoints: for each member of the federation, the audit checkpoint
+// (size and root hash of its audit log) this node last verified as a
+// consistent extension of the one before. Gossip keeps them here so that a
+// restart does not forget them: a member that rewrote its log while this
+// node was down is then still caught. The records hold sizes and hashes
+// only, never case content.
+var prefixPeerCheckpoint = []byte("w/") // w/<authority> -> peerCheckpointRecord
+
+// peerCheckpointHashSize is the size of an audit log root hash (SHA-256).
+const peerCheckpointHashSize = 32
+
+// peerCheckpointRecord is the stored form of a peer checkpoint; the time in
+// Unix ns.
+type peerCheckpointRecord struct {
+	Size       int64  `cbor:"size"`
+	Root       []byte `cbor:"root"`
+	VerifiedAt int64  `cbor:"at"`
+}
+
+func peerCheckpointKey(code v1.AuthorityCode) []byte {
+	return cat(prefixPeerCheckpoint, []byte(code))
+}
+
+// PutPeerCheckpoint records the audit checkpoint verified for a member at a
+// time, replacing the one before; the write is synced before it returns.
+// The caller checks consistency; this only refuses values that cannot be a
+// checkpoint.
+func (s *Store) PutPeerCheckpoint(ctx context.Context, code v1.AuthorityCode, size int64, root []byte, verifiedAt time.Time) error {
+	ch := schemas.NewChecker()
+	ch.Check(authority.Known(authority.Code(code)), "authority", "is not a known authority code")
+	ch.Check(size >= 1, "size", "must be at least 1 (an empty log needs no reference)")
+	ch.Check(len(root) == peerCheckpointHashSize, "root", "is %d bytes, want %d", len(root), peerCheckpointHashSize)
+	ch.Check(verifiedAt.Year() >= 2000 && verifiedAt.Year() < 2200, "verified_at", "is not between 2000 and 2199")
+	if err := ch.Err(); err != nil {
+		return fmt.Errorf("put peer checkpoint: %w", err)
+	}
+	enc, err := schemas.Marshal(peerCheckpointRecord{Size: size, Root: bytes.Clone(root), VerifiedAt: verifiedAt.UnixNano()})
+	if err != nil {
+		return fmt.Errorf("put peer checkpoint of %s: %w", code, err)
+	}
+	r := &request{op: "put peer checkpoint", durable: true}
+	r.apply = func(b *batch) (error, error) {
+		return nil, b.txn.Set(peerCheckpointKey(code), enc)
+	}
+	return s.submit(ctx, r)
+}
+
+// PeerCheckpoint returns the audit checkpoint last verified for a member and
+// when; found is false when none is recorded.
+func (s *Store) PeerCheckpoint(code v1.AuthorityCode) (size int64, root []byte, verifiedAt time.Time, found bool, err error) {
+	err = s.view(func(txn *badger.Txn) error {
+		item, err := txn.Get(peerCheckpointKey(code))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			var r peerCheckpointRecord
+			if err := schemas.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("peer checkpoint of %s: %w", code, err)
+			}
+			if r.Size < 1 || len(r.Root) != peerCheckpointHashSize {
+				return fmt.Errorf("peer checkpoint of %s: %w: size %d, root of %d bytes", code, schemas.ErrInvalid, r.Size, len(r.Root))
+			}
+			size, root, verifiedAt, found = r.Size, r.Root, time.Unix(0, r.VerifiedAt).UTC(), true
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, nil, time.Time{}, false, fmt.Errorf("read peer checkpoint: %w", err)
+	}
+	return size, root, verifiedAt, found, nil
+}

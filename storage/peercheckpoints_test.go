@@ -1,0 +1,61 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"nrmnet/schemas"
+	v1 "nrmnet/schemas/v1"
+)
+
+// TestPeerCheckpointSurvivesReopen: the checkpoint verified for a member is
+// there after a restart, a later one replaces it, and values that cannot be
+// a checkpoint are refused unwritten.
+func TestPeerCheckpointSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	cfg := newNode(t)
+	s := mustOpen(t, cfg)
+	if _, _, _, found, err := s.PeerCheckpoint("ISL"); err != nil || found {
+		t.Fatalf("PeerCheckpoint of a member never verified = found %v, %v; want none", found, err)
+	}
+	at := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	root := bytes.Repeat([]byte{0xab}, 32)
+	if err := s.PutPeerCheckpoint(ctx, "ISL", 10, root, at); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []struct {
+		name string
+		code string
+		size int64
+		root []byte
+	}{
+		{"unknown authority", "XXX", 10, root},
+		{"empty log", "ISL", 0, root},
+		{"short root", "ISL", 11, root[:31]},
+	} {
+		err := s.PutPeerCheckpoint(ctx, v1.AuthorityCode(bad.code), bad.size, bad.root, at)
+		if !errors.Is(err, schemas.ErrInvalid) {
+			t.Errorf("%s: PutPeerCheckpoint = %v; want ErrInvalid", bad.name, err)
+		}
+	}
+	mustClose(t, s)
+
+	s = mustOpen(t, cfg)
+	size, got, when, found, err := s.PeerCheckpoint("ISL")
+	if err != nil || !found || size != 10 || !bytes.Equal(got, root) || !when.Equal(at) {
+		t.Fatalf("after reopen PeerCheckpoint = %d %x %v found %v, %v; want 10 %x %v", size, got, when, found, err, root, at)
+	}
+	root2 := bytes.Repeat([]byte{0xcd}, 32)
+	if err := s.PutPeerCheckpoint(ctx, "ISL", 12, root2, at.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if size, got, _, _, err := s.PeerCheckpoint("ISL"); err != nil || size != 12 || !bytes.Equal(got, root2) {
+		t.Errorf("after a second put PeerCheckpoint = %d %x, %v; want 12 %x", size, got, err, root2)
+	}
+	if _, _, _, found, _ := s.PeerCheckpoint("CMD"); found {
+		t.Error("another member has a checkpoint it was never given")
+	}
+}
