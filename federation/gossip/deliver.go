@@ -141,11 +141,11 @@ func (s *Service) ackLoop() {
 }
 
 func (s *Service) sendAck(j ackJob) error {
-	m, ok := s.host.Roster().Member(j.issuer)
+	l, ok := s.host.Lookup(j.issuer)
 	if !ok {
 		return fmt.Errorf("%w: issuer %s", ErrNotMember, j.issuer)
 	}
-	to, err := m.ID()
+	to, err := l.Member.ID()
 	if err != nil {
 		return err
 	}
@@ -255,7 +255,8 @@ func (s *Service) checkAck(ack *v1.AlertAck, remote peer.ID) error {
 	if ack.Issuer != s.me {
 		return fmt.Errorf("%w: ack for an alert of %s", ErrNotIssuer, ack.Issuer)
 	}
-	m, ok := s.host.Roster().MemberByPeer(remote)
+	l, ok := s.host.LookupPeer(remote)
+	m := l.Member
 	if !ok || !m.HasRole(roster.RoleAuthority) {
 		return fmt.Errorf("%w: sender %s", ErrNotMember, remote)
 	}

@@ -37,7 +37,7 @@ func (s *Service) requestPull(p peer.ID) {
 	if p == s.self {
 		return
 	}
-	if _, ok := s.host.Member(p); !ok {
+	if _, ok := s.host.LookupPeer(p); !ok {
 		return
 	}
 	select {
@@ -68,9 +68,11 @@ func (s *Service) digestLoop() {
 					delete(last, p)
 				}
 			}
+			// Any connected member: of this region, or, for a bridge, the
+			// other regions' bridges.
 			var peers []peer.ID
-			for _, p := range s.host.Roster().PeerIDs() {
-				if p != s.self && s.host.Libp2p().Network().Connectedness(p) == network.Connected {
+			for _, p := range s.host.Libp2p().Network().Peers() {
+				if _, ok := s.host.LookupPeer(p); ok && p != s.self {
 					peers = append(peers, p)
 				}
 			}
@@ -181,6 +183,28 @@ func (s *Service) pull(p peer.ID) (int, error) {
 	return got, nil
 }
 
+// nationalOnly keeps the alerts of ids that belong on the national topic.
+func (s *Service) nationalOnly(ids []v1.ID) ([]v1.ID, error) {
+	var out []v1.ID
+	for _, id := range ids {
+		env, _, found, err := s.cfg.Seen.GetSeen(id)
+		if err != nil {
+			return nil, fmt.Errorf("read seen alert: %w", err)
+		}
+		if !found {
+			continue
+		}
+		a, err := decodeAlert(env)
+		if err != nil {
+			continue // held since before a format change; not offered
+		}
+		if topicFor(a, regionOf(a.Issuer)) == NationalTopic {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
 func (s *Service) send(w io.Writer, what string, kind schemas.Kind, ids []v1.ID) error {
 	env, err := encodeIDList(kind, ids)
 	if err != nil {
@@ -197,17 +221,21 @@ func (s *Service) serveDigest(st network.Stream) {
 	defer st.Close()
 	_ = st.SetDeadline(time.Now().Add(s.cfg.StreamTimeout))
 	remote := st.Conn().RemotePeer()
-	if _, ok := s.host.Member(remote); !ok {
+	l, ok := s.host.LookupPeer(remote)
+	if !ok {
 		st.Reset()
 		return
 	}
-	if err := s.answerDigest(st, remote); err != nil {
+	if err := s.answerDigest(st, remote, l.Region); err != nil {
 		s.log.Debug("digest exchange served with an error", "peer", remote, "err", err)
 		st.Reset()
 	}
 }
 
-func (s *Service) answerDigest(st network.Stream, remote peer.ID) error {
+// answerDigest serves one exchange. A peer of another region is offered only
+// the alerts that belong on the national topic: an alert for this region
+// alone is none of its business.
+func (s *Service) answerDigest(st network.Stream, remote peer.ID, remoteRegion string) error {
 	br := bufio.NewReader(st)
 	b, err := readFrame(br, maxDigestFrame)
 	if err != nil {
@@ -225,6 +253,11 @@ func (s *Service) answerDigest(st network.Stream, remote peer.ID) error {
 	mine, err := s.cfg.Seen.LiveSeen(now, s.cfg.MaxDigestIDs)
 	if err != nil {
 		return fmt.Errorf("list live alerts: %w", err)
+	}
+	if remoteRegion != s.region {
+		if mine, err = s.nationalOnly(mine); err != nil {
+			return err
+		}
 	}
 	has := make(map[v1.ID]bool, len(theirs))
 	for _, id := range theirs {

@@ -33,3 +33,7 @@ func (s *Service) CheckAlert(data []byte, author peer.ID, topic string) string {
 	_, v := s.checkAlert(data, author, topic)
 	return v.reason
 }
+
+// Pull runs one digest exchange with p now and returns how many alerts it
+// fetched.
+func (s *Service) Pull(p peer.ID) (int, error) { return s.pull(p) }

@@ -59,6 +59,18 @@ type member struct {
 	tap        *wireTap
 	roles      []roster.Role // nil: the authority role
 	listen     []string      // addresses of the first start, reused on restart
+	// region, anchors and neighbours: where the member federates; zero
+	// values mean London under anchorKeys, with no other region held.
+	region     string
+	anchors    []ed25519.PrivateKey
+	neighbours []federation.RegionTrust
+}
+
+func (m *member) regionName() string {
+	if m.region == "" {
+		return testRegion
+	}
+	return m.region
 }
 
 func (m *member) peerID() peer.ID {
@@ -78,6 +90,23 @@ type region struct {
 	t       testing.TB
 	members []*member
 	signed  []byte
+	// name and anchors: zero values mean London under anchorKeys.
+	name    string
+	anchors []ed25519.PrivateKey
+}
+
+func (r *region) regionName() string {
+	if r.name == "" {
+		return testRegion
+	}
+	return r.name
+}
+
+func (r *region) anchorKeys() []ed25519.PrivateKey {
+	if r.anchors == nil {
+		return anchorKeys
+	}
+	return r.anchors
 }
 
 // newRegion makes n members of London (the first n authorities) and a
@@ -100,7 +129,7 @@ func (r *region) sign(serial uint64, addrs map[v1.AuthorityCode][]string) []byte
 	t := r.t
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
-	ro := &roster.Roster{Region: testRegion, Serial: serial, IssuedAt: now.Add(-time.Minute), ExpiresAt: now.Add(24 * time.Hour)}
+	ro := &roster.Roster{Region: r.regionName(), Serial: serial, IssuedAt: now.Add(-time.Minute), ExpiresAt: now.Add(24 * time.Hour)}
 	for _, m := range r.members {
 		id, err := roster.PeerIDOf(pub(m.key))
 		if err != nil {
@@ -118,9 +147,10 @@ func (r *region) sign(serial uint64, addrs map[v1.AuthorityCode][]string) []byte
 			},
 		})
 	}
-	signed, err := roster.Sign(ro, anchorKeys[0])
+	keys := r.anchorKeys()
+	signed, err := roster.Sign(ro, keys[0])
 	if err == nil {
-		err = signed.AddSignature(anchorKeys[1])
+		err = signed.AddSignature(keys[1])
 	}
 	var b []byte
 	if err == nil {
@@ -173,8 +203,13 @@ func (m *member) startHost(signed []byte) {
 	t.Helper()
 	cfg := federation.DefaultConfig()
 	cfg.Identity = m.key
-	cfg.Region = testRegion
-	cfg.Anchors = []ed25519.PublicKey{pub(anchorKeys[0]), pub(anchorKeys[1])}
+	cfg.Region = m.regionName()
+	keys := anchorKeys
+	if m.anchors != nil {
+		keys = m.anchors
+	}
+	cfg.Anchors = []ed25519.PublicKey{pub(keys[0]), pub(keys[1])}
+	cfg.Neighbours = m.neighbours
 	cfg.Threshold = 2
 	cfg.Roster = signed
 	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
@@ -313,7 +348,7 @@ func (r *region) start(ms ...*member) {
 
 func (r *region) waitMesh(ms ...*member) {
 	r.t.Helper()
-	topic := gossip.RegionTopic(testRegion)
+	topic := gossip.RegionTopic(r.regionName())
 	eventually(r.t, "every service sees the others on the alert topic", func() bool {
 		for _, m := range ms {
 			if len(m.svc.TopicPeers(topic)) < len(ms)-1 {

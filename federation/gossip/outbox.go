@@ -17,8 +17,9 @@ type PublishReceipt struct {
 	// Targets are the roster authorities whose acknowledgement the outbox
 	// waits for.
 	Targets []v1.AuthorityCode
-	// Unreachable are target authorities named by the alert that are not on
-	// this region's roster: no acknowledgement can come from them here.
+	// Unreachable are target authorities named by the alert that are on no
+	// roster this node holds (its region's, or another region's it is
+	// configured for): no acknowledgement can come from them here.
 	Unreachable []v1.AuthorityCode
 	// Published is false when the first publish failed; the outbox retries.
 	Published bool
@@ -78,7 +79,7 @@ func (s *Service) Publish(ctx context.Context, alert *v1.CrossBorderAlert) (Publ
 		return PublishReceipt{}, fmt.Errorf("publish alert %s: %w: %s is not in region %s", a.ID, ErrNotIssuer, s.me, s.region)
 	}
 	rc := PublishReceipt{ID: a.ID, Topic: topicFor(&a, s.region)}
-	rc.Targets, rc.Unreachable = targetsOf(&a, s.host.Roster())
+	rc.Targets, rc.Unreachable = targetsOf(&a, s.host.Rosters()...)
 	// Outbox first, then the seen-set: a crash between the two leaves the
 	// alert tracked for delivery (peers serve it by digest), and a retry
 	// with the same ID is refused by the outbox.

@@ -152,12 +152,19 @@ func newService(ctx context.Context, cfg Config, tap func(what string, b []byte)
 }
 
 func (s *Service) start() error {
-	member := func(p peer.ID) bool { _, ok := s.host.Member(p); return ok }
-	topics := []string{RegionTopic(s.region), NationalTopic, StatusTopic(s.region), RosterTopic(s.region)}
-	ps, err := pubsub.NewGossipSub(s.ctx, s.host.Libp2p(), append(RouterOptions(topics, member),
+	member := func(p peer.ID) bool { _, ok := s.host.LookupPeer(p); return ok }
+	topics := []string{RegionTopic(s.region), NationalTopic, StatusTopic(s.region), RosterTopic(s.region), NationalRosterTopic}
+	opts := append(RouterOptions(topics, member),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(func(m map[peer.ID]float64) { s.scores.Store(&m) }), time.Second),
 		pubsub.WithLogger(s.log),
-	)...)
+	)
+	if direct := s.otherBridges(); len(direct) > 0 {
+		// A bridge sends every message to the other regions' bridges, not
+		// only to those that happen to be in its mesh: the national topic
+		// crosses regions through these links alone.
+		opts = append(opts, pubsub.WithDirectPeers(direct))
+	}
+	ps, err := pubsub.NewGossipSub(s.ctx, s.host.Libp2p(), opts...)
 	if err != nil {
 		return fmt.Errorf("start gossipsub: %w", err)
 	}
@@ -169,7 +176,8 @@ func (s *Service) start() error {
 		{RegionTopic(s.region), labelRegion, s.validateAlertOn(RegionTopic(s.region), labelRegion)},
 		{NationalTopic, labelNational, s.validateAlertOn(NationalTopic, labelNational)},
 		{StatusTopic(s.region), labelStatus, s.validateHeartbeat},
-		{RosterTopic(s.region), labelRoster, s.validateRoster},
+		{RosterTopic(s.region), labelRoster, s.validateRosterOn(RosterTopic(s.region))},
+		{NationalRosterTopic, labelRoster, s.validateRosterOn(NationalRosterTopic)},
 	} {
 		if err := ps.RegisterTopicValidator(t.name, t.val, pubsub.WithValidatorTimeout(s.cfg.StreamTimeout)); err != nil {
 			return fmt.Errorf("register validator for %s: %w", t.name, err)
@@ -358,18 +366,21 @@ func isRegional(a *v1.CrossBorderAlert, region string) bool {
 	return true
 }
 
-// targetsOf returns the authority-role members of r, other than the issuer,
-// that an alert targets, and the target authorities named that are not on r.
-func targetsOf(a *v1.CrossBorderAlert, r *roster.Roster) (targets, unreachable []v1.AuthorityCode) {
+// targetsOf returns the authority-role members of the rosters held (this
+// region's and any other region's), other than the issuer, that an alert
+// targets, and the target authorities named that are on none of them.
+func targetsOf(a *v1.CrossBorderAlert, rosters ...*roster.Roster) (targets, unreachable []v1.AuthorityCode) {
 	onRoster := map[v1.AuthorityCode]bool{}
-	for _, m := range r.Members {
-		code := v1.AuthorityCode(m.Authority)
-		if !m.HasRole(roster.RoleAuthority) {
-			continue
-		}
-		onRoster[code] = true
-		if code != a.Issuer && isTargeted(a, code, regionOf(code)) {
-			targets = append(targets, code)
+	for _, r := range rosters {
+		for _, m := range r.Members {
+			code := v1.AuthorityCode(m.Authority)
+			if !m.HasRole(roster.RoleAuthority) || onRoster[code] {
+				continue
+			}
+			onRoster[code] = true
+			if code != a.Issuer && isTargeted(a, code, regionOf(code)) {
+				targets = append(targets, code)
+			}
 		}
 	}
 	for _, t := range a.TargetAuthorities {

@@ -105,21 +105,23 @@ func (s *Service) checkAlert(data []byte, author peer.ID, topic string) (*v1.Cro
 	if err != nil {
 		return nil, reject(reasonMalformed, fmt.Errorf("%w: %w", ErrMalformed, err))
 	}
-	r := s.host.Roster()
 	// The pubsub signer: a member with the authority role, and the issuer.
+	// Members are looked up on this region's roster and, for alerts that
+	// cross regions, on the other regions' rosters this node holds.
 	if author != "" {
-		m, ok := r.MemberByPeer(author)
+		l, ok := s.host.LookupPeer(author)
 		if !ok {
 			return a, reject(reasonSignerUnknown, fmt.Errorf("%w: pubsub signer %s", ErrNotMember, author))
 		}
-		if !m.HasRole(roster.RoleAuthority) {
-			return a, reject(reasonSignerRole, fmt.Errorf("%w: pubsub signer %s lacks the authority role", ErrNotMember, m.Authority))
+		if !l.Member.HasRole(roster.RoleAuthority) {
+			return a, reject(reasonSignerRole, fmt.Errorf("%w: pubsub signer %s lacks the authority role", ErrNotMember, l.Member.Authority))
 		}
 	}
-	issuer, ok := r.Member(a.Issuer)
+	listing, ok := s.host.Lookup(a.Issuer)
 	if !ok {
 		return a, reject(reasonIssuerUnknown, fmt.Errorf("%w: issuer %s", ErrNotMember, a.Issuer))
 	}
+	issuer := listing.Member
 	if !issuer.HasRole(roster.RoleAuthority) {
 		return a, reject(reasonSignerRole, fmt.Errorf("%w: issuer %s lacks the authority role", ErrNotMember, a.Issuer))
 	}
@@ -129,12 +131,19 @@ func (s *Service) checkAlert(data []byte, author peer.ID, topic string) (*v1.Cro
 	if err := verifyAlert(a, issuer); err != nil {
 		return a, reject(reasonBadSignature, err)
 	}
-	// Region and topic.
-	if regionOf(a.Issuer) != s.region {
-		return a, reject(reasonWrongRegion, fmt.Errorf("issuer %s is not in region %s", a.Issuer, s.region))
+	// Region and topic. An issuer of another region may reach this node
+	// only on the national topic (or by digest, for an alert that belongs
+	// there); its region is the one its own region's anchors vouched for.
+	home := regionOf(a.Issuer)
+	if home != listing.Region {
+		return a, reject(reasonWrongRegion, fmt.Errorf("issuer %s is not in region %s", a.Issuer, listing.Region))
 	}
-	if topic != "" && topicFor(a, s.region) != topic {
-		return a, reject(reasonWrongTopic, fmt.Errorf("alert belongs on %s", topicFor(a, s.region)))
+	want := topicFor(a, home)
+	if home != s.region && want != NationalTopic {
+		return a, reject(reasonWrongRegion, fmt.Errorf("an alert of %s for its own region only (%s) reached %s", a.Issuer, home, s.region))
+	}
+	if topic != "" && want != topic {
+		return a, reject(reasonWrongTopic, fmt.Errorf("alert belongs on %s", want))
 	}
 	// Freshness.
 	now := s.now()

@@ -1,0 +1,243 @@
+package gossip_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"nrmnet/federation"
+	"nrmnet/federation/gossip"
+	"nrmnet/federation/roster"
+	"nrmnet/schemas/authority"
+	v1 "nrmnet/schemas/v1"
+)
+
+// twoRegions is London and the South East, three members each, the first of
+// each a bridge, every member holding the other region's roster. The hosts
+// run on rosters with everyone's addresses (serial 2 in both regions), as
+// an installation from the trust bundle's files would; the services are not
+// started.
+func twoRegions(t *testing.T) (london, south *region) {
+	t.Helper()
+	london = newRegion(t, 3)
+	se := authority.InRegion("South East")
+	south = &region{t: t, name: "South East", anchors: []ed25519.PrivateKey{keyFrom("se anchor 1"), keyFrom("se anchor 2")}}
+	for _, a := range se[:3] {
+		south.members = append(south.members, &member{t: t, code: a.Code, key: keyFrom(string(a.Code)), inbox: newHandler(), region: "South East", anchors: south.anchors})
+	}
+	for _, r := range []*region{london, south} {
+		r.members[0].roles = []roster.Role{roster.RoleAuthority, roster.RoleBridge}
+	}
+	london.signed, south.signed = london.sign(1, nil), south.sign(1, nil)
+	trust := func(r *region) federation.RegionTrust {
+		k := r.anchorKeys()
+		return federation.RegionTrust{Region: r.regionName(), Anchors: []ed25519.PublicKey{pub(k[0]), pub(k[1])}, Threshold: 2, Roster: r.signed}
+	}
+	for _, m := range london.members {
+		m.neighbours = []federation.RegionTrust{trust(south)}
+	}
+	for _, m := range south.members {
+		m.neighbours = []federation.RegionTrust{trust(london)}
+	}
+	// Both regions' hosts, then both regions' rosters with addresses to
+	// every host.
+	for _, r := range []*region{london, south} {
+		for _, m := range r.members {
+			m.startHost(r.signed)
+		}
+	}
+	signAll(t, 2, london, south)
+	return london, south
+}
+
+// signAll signs both regions' rosters at a serial with every running host's
+// addresses and gives both to every running host.
+func signAll(t *testing.T, serial uint64, rs ...*region) {
+	t.Helper()
+	for _, r := range rs {
+		addrs := map[v1.AuthorityCode][]string{}
+		for _, m := range r.members {
+			for _, a := range m.listen {
+				addrs[m.code] = append(addrs[m.code], a)
+			}
+		}
+		r.signed = r.sign(serial, addrs)
+	}
+	for _, r := range rs {
+		for _, m := range r.members {
+			if m.host == nil {
+				continue
+			}
+			for _, other := range rs {
+				if err := m.host.UpdateRoster(other.signed); err != nil {
+					t.Fatalf("%s: roster of %s: %v", m.code, other.regionName(), err)
+				}
+			}
+		}
+	}
+}
+
+// TestNationalAlertCrossesRegions: a county-lines alert raised in London
+// for the whole country reaches every member of the South East through the
+// two regions' bridges, and is acknowledged to its issuer by every one of
+// them, including a member that was offline when it was published (repaired
+// by digest on return). A London-only alert never leaves London, by gossip
+// or by digest. A newer South East roster given to one node there reaches
+// London's members over the national roster topic. A member of one region
+// re-publishing another region's alert is rejected.
+func TestNationalAlertCrossesRegions(t *testing.T) {
+	london, south := twoRegions(t)
+	late := south.members[2]
+	for _, r := range []*region{london, south} {
+		for _, m := range r.members {
+			if m != late {
+				m.startService()
+			}
+		}
+	}
+	// The late member is down while the alert is published.
+	late.host.Close()
+	late.host = nil
+	eventually(t, "the bridges see each other on the national topic", func() bool {
+		return hasPeer(london.members[0].svc.TopicPeers(gossip.NationalTopic), south.members[0].peerID()) &&
+			hasPeer(south.members[0].svc.TopicPeers(gossip.NationalTopic), london.members[0].peerID())
+	})
+	london.waitMesh(london.members...)
+	south.waitMesh(south.members[:2]...)
+
+	issuer := london.members[1] // not a bridge
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	national := newAlert(issuer.code, func(a *v1.CrossBorderAlert) {
+		a.Type, a.National, a.TargetRegions = v1.AlertCountyLines, true, nil
+	})
+	rc, err := issuer.svc.Publish(ctx, national)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Topic != gossip.NationalTopic || len(rc.Targets) != 5 || len(rc.Unreachable) != 0 {
+		t.Fatalf("receipt: topic %s, targets %v, unreachable %v; want the national topic and the 5 other members of both regions",
+			rc.Topic, rc.Targets, rc.Unreachable)
+	}
+	regional := newAlert(london.members[2].code, nil) // London only
+	if _, err := london.members[2].svc.Publish(ctx, regional); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, m := range append(append([]*member{}, london.members...), south.members[:2]...) {
+		if m == issuer {
+			continue
+		}
+		eventually(t, string(m.code)+" handed the national alert", func() bool { return len(m.inbox.received(national.ID)) == 1 })
+	}
+	eventually(t, "every member but the one offline acknowledged", func() bool { return outboxTargets(t, issuer, national.ID) == 1 })
+
+	// The offline member returns: digest repair from its region, and its
+	// acknowledgement crosses to the issuer.
+	late.startHost(south.signed)
+	if err := late.host.UpdateRoster(london.signed); err != nil {
+		t.Fatal(err)
+	}
+	late.startService()
+	eventually(t, "the returning member received the national alert", func() bool { return len(late.inbox.received(national.ID)) == 1 })
+	eventually(t, "the issuer's outbox emptied", func() bool { return issuer.store.OutboxDepth() == 0 })
+
+	// London's own alert stayed in London.
+	eventually(t, "London's members hold the London alert", func() bool {
+		for _, m := range london.members[:2] {
+			if len(m.inbox.received(regional.ID)) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	// A digest exchange across regions offers national alerts only: the
+	// South East bridge pulling from London's, and a South East member
+	// pulling from the London member that raised the London alert.
+	for _, pull := range []struct{ from, to *member }{
+		{south.members[0], london.members[0]}, {south.members[1], london.members[2]},
+	} {
+		if n, err := pull.from.svc.Pull(pull.to.peerID()); err != nil || n != 0 {
+			t.Fatalf("%s pulled %d alerts from %s: %v", pull.from.code, n, pull.to.code, err)
+		}
+	}
+	for _, m := range south.members {
+		if _, _, found, err := m.store.GetSeen(regional.ID); err != nil || found {
+			t.Fatalf("%s holds London's regional alert (found %v, err %v)", m.code, found, err)
+		}
+	}
+	// And a London-only alert handed to a South East node anyway (by a
+	// faulty digest server) is refused.
+	envRegional, _, _, err := london.members[0].store.GetSeen(regional.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := south.members[0].svc.CheckAlert(envRegional, "", ""); got != "wrong_region" {
+		t.Fatalf("a London-only alert by digest in the South East: %q, want wrong_region", got)
+	}
+
+	// A newer South East roster, given to one node there, reaches London.
+	south.signed = south.sign(3, rosterAddrs(south))
+	if err := south.members[1].host.UpdateRoster(south.signed); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range london.members {
+		eventually(t, string(m.code)+" holds South East roster 3", func() bool {
+			rs := m.host.Rosters()
+			return len(rs) == 2 && rs[1].Region == "South East" && rs[1].Serial == 3
+		})
+	}
+
+	// A South East member re-publishing London's national alert as its own
+	// message is rejected (only the issuer publishes its alert).
+	env, _, found, err := south.members[1].store.GetSeen(national.ID)
+	if err != nil || !found {
+		t.Fatalf("the South East member lost the alert: %v", err)
+	}
+	rejected := func() float64 {
+		n := 0.0
+		for _, r := range []*region{london, south} {
+			for _, m := range r.members {
+				if m != south.members[1] {
+					n += counter(t, m, "nrmnet_gossip_messages_rejected_total", map[string]string{"reason": "issuer_not_signer"})
+				}
+			}
+		}
+		return n
+	}
+	before := rejected()
+	// Its own validator would refuse it: the member runs stock GossipSub.
+	_ = south.members[1].svc.Close()
+	startRogue(t, south.members[1]).publish(t, gossip.NationalTopic, env, 1)
+	eventually(t, "the relayed alert is rejected", func() bool { return rejected() > before })
+}
+
+func hasPeer(ps []peer.ID, p peer.ID) bool { return slices.Contains(ps, p) }
+
+func rosterAddrs(r *region) map[v1.AuthorityCode][]string {
+	addrs := map[v1.AuthorityCode][]string{}
+	for _, m := range r.members {
+		addrs[m.code] = append(addrs[m.code], m.listen...)
+	}
+	return addrs
+}
+
+// outboxTargets returns how many targets of an alert the issuer still waits
+// for; 0 once the alert left the outbox.
+func outboxTargets(t *testing.T, m *member, id v1.ID) int {
+	t.Helper()
+	due, err := m.store.DueOutbox(time.Now().Add(24*time.Hour), 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range due {
+		if e.ID == id {
+			return len(e.Targets)
+		}
+	}
+	return 0
+}
