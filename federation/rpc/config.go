@@ -10,17 +10,19 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 
-	"nrmnet/federation/roster"
+	"nrmnet/federation"
 	"nrmnet/schemas/authority"
 	v1 "nrmnet/schemas/v1"
 )
 
 // Network is what the service needs of the federation host
 // (*federation.Host satisfies it): the libp2p host to open and accept
-// streams on, and the roster in force to check who is who.
+// streams on, and the rosters held to check who is who.
 type Network interface {
 	Libp2p() host.Host
-	Roster() *roster.Roster
+	// Lookup finds an authority's member on any roster the node holds: its
+	// own region's, or another region's (a child may move across regions).
+	Lookup(code authority.Code) (federation.Listing, bool)
 }
 
 // CaseSource is the origin node's side of a hand-over.

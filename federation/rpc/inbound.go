@@ -80,7 +80,8 @@ func (s *Relocations) authenticate(d *decoded, remote peer.ID) error {
 	if d.To != s.cfg.Authority {
 		return fmt.Errorf("%w: addressed to %s, not %s", ErrBadMessage, d.To, s.cfg.Authority)
 	}
-	m, ok := s.net.Roster().Member(d.From)
+	l, ok := s.net.Lookup(d.From)
+	m := l.Member
 	if !ok || !m.HasRole(roster.RoleAuthority) {
 		return fmt.Errorf("%w: %s is not an authority on the roster", ErrBadMessage, d.From)
 	}

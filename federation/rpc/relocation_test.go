@@ -191,6 +191,9 @@ func TestThirdAuthorityCannotDecide(t *testing.T) {
 	o, d, x := nodes[0], nodes[1], nodes[2]
 	_, req := seedCase(t, o, d, "")
 	offer(t, o, d, req)
+	// The origin records the destination's acknowledgement of the offer
+	// after the offer arrives: wait for it, so that the snapshot is settled.
+	eventually(t, "the origin records the offer acknowledged", func() bool { return stateIs(o, req.ID, StateRequested, true) })
 	before := snapshot(t, o, d)
 
 	// x's own service knows nothing of the request.

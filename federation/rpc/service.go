@@ -72,9 +72,9 @@ func New(net Network, cfg Config) (*Relocations, error) {
 	if !bytes.Equal(raw, cfg.Identity.Public().(ed25519.PublicKey)) {
 		return nil, fmt.Errorf("%w: identity is not the host's key", ErrConfig)
 	}
-	if m, ok := net.Roster().Member(cfg.Authority); !ok {
+	if l, ok := net.Lookup(cfg.Authority); !ok {
 		return nil, fmt.Errorf("%w: %s is not on the roster", ErrConfig, cfg.Authority)
-	} else if id, err := m.ID(); err != nil || id != h.ID() {
+	} else if id, err := l.Member.ID(); err != nil || id != h.ID() {
 		return nil, fmt.Errorf("%w: the roster lists another peer for %s", ErrConfig, cfg.Authority)
 	}
 	if cfg.Logger == nil {
@@ -252,7 +252,7 @@ func (s *Relocations) Request(ctx context.Context, actor string, req v1.Relocati
 	if req.Origin != s.cfg.Authority {
 		return Handover{}, fmt.Errorf("%w: origin is %s, but this node is %s", ErrInvalidRequest, req.Origin, s.cfg.Authority)
 	}
-	if m, ok := s.net.Roster().Member(req.Destination); !ok || !m.HasRole(roster.RoleAuthority) {
+	if l, ok := s.net.Lookup(req.Destination); !ok || !l.Member.HasRole(roster.RoleAuthority) {
 		return Handover{}, fmt.Errorf("%w: destination %s is not an authority on the roster", ErrInvalidRequest, req.Destination)
 	}
 	var out Handover
@@ -411,12 +411,12 @@ func sameRequest(a, b *v1.RelocationRequest) bool {
 
 // member returns the roster member of an authority and its peer ID.
 func (s *Relocations) member(code v1.AuthorityCode) (roster.Member, peer.ID, error) {
-	m, ok := s.net.Roster().Member(code)
+	l, ok := s.net.Lookup(code)
 	if !ok {
-		return m, "", fmt.Errorf("%s is not on the roster", code)
+		return l.Member, "", fmt.Errorf("%s is on no roster this node holds", code)
 	}
-	id, err := m.ID()
-	return m, id, err
+	id, err := l.Member.ID()
+	return l.Member, id, err
 }
 
 // backoff returns d with up to a quarter of jitter either way, and the next

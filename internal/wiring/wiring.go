@@ -135,11 +135,13 @@ type Matcher struct {
 }
 
 func (m Matcher) MatchAlert(ctx context.Context, a *v1.CrossBorderAlert, cands []node.MatchCandidate) ([]node.CandidateMatch, error) {
-	member, ok := m.Host.Roster().Member(a.Issuer)
+	// The issuer may be of another region (a national alert): any roster
+	// held will do.
+	l, ok := m.Host.Lookup(a.Issuer)
 	if !ok {
-		return nil, fmt.Errorf("issuer %s is not on the roster", a.Issuer)
+		return nil, fmt.Errorf("issuer %s is on no roster this node holds", a.Issuer)
 	}
-	issuer, err := member.ID()
+	issuer, err := l.Member.ID()
 	if err != nil {
 		return nil, fmt.Errorf("issuer %s: %w", a.Issuer, err)
 	}
@@ -164,15 +166,15 @@ func (m Matcher) MatchAlert(ctx context.Context, a *v1.CrossBorderAlert, cands [
 // targets may query it, and every query is audited before it is answered.
 func IssuerHooks(h *federation.Host, cb *node.CrossBorder) (authorize func(peer.ID, v1.ID) error, audit func(match.QueryRecord) error) {
 	authorize = func(p peer.ID, alert v1.ID) error {
-		m, ok := h.Member(p)
+		l, ok := h.LookupPeer(p)
 		if !ok {
-			return fmt.Errorf("peer %s is not on the roster", p)
+			return fmt.Errorf("peer %s is on no roster this node holds", p)
 		}
-		return cb.AuthorizeMatchQuery(m.Authority, alert)
+		return cb.AuthorizeMatchQuery(l.Member.Authority, alert)
 	}
 	audit = func(q match.QueryRecord) error {
-		m, _ := h.Member(q.Peer)
-		return cb.AuditMatchQuery(context.Background(), node.MatchQuery{At: q.At, From: m.Authority,
+		l, _ := h.LookupPeer(q.Peer)
+		return cb.AuditMatchQuery(context.Background(), node.MatchQuery{At: q.At, From: l.Member.Authority,
 			Peer: q.Peer.String(), Alert: q.Alert, Elements: q.Elements, Status: q.Status.String()})
 	}
 	return authorize, audit
