@@ -55,6 +55,22 @@ type federationConfig struct {
 	// Anchors are the region's trust-anchor public keys, "ed25519:...".
 	Anchors   []string `yaml:"anchors"`
 	Threshold int      `yaml:"threshold"`
+	// OtherRegions are the other regions whose rosters this node holds, so
+	// that national alerts, their acknowledgements and match queries, and
+	// hand-overs of a child who moves cross regions. Each comes from the
+	// national trust bundle: the region's anchors and threshold, and a file
+	// for its roster (kept up to date by the node).
+	OtherRegions []otherRegionConfig `yaml:"other_regions"`
+}
+
+// otherRegionConfig is how this node checks another region's roster.
+type otherRegionConfig struct {
+	Region string `yaml:"region"`
+	// RosterFile holds that region's newest signed roster; if it does not
+	// exist yet, the node learns the roster from its region's bridge.
+	RosterFile string   `yaml:"roster_file"`
+	Anchors    []string `yaml:"anchors"`
+	Threshold  int      `yaml:"threshold"`
 }
 
 // httpConfig is the node's web server: pages, /metrics, /healthz, /readyz.

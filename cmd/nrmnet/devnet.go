@@ -52,15 +52,17 @@ type devnetMember struct {
 // devnetRegions are the demo's two regions: inner London boroughs and the
 // Kent and Medway end of a county line, with Brighton and Hove. A county-lines
 // case from Islington or Hackney typically crosses into Kent and Medway.
+// Hackney and Kent are their regions' bridges: every node holds both
+// regions' rosters, and alerts and hand-overs cross between them.
 var devnetRegions = devnetLayout{
 	{"London", []devnetMember{
 		{Code: "ISL", Roles: []roster.Role{roster.RoleAuthority}, Panels: []v1.PanelID{devnetPanel}},
 		{Code: "CMD", Roles: []roster.Role{roster.RoleAuthority}, Panels: []v1.PanelID{devnetPanel}},
-		{Code: "HCK", Roles: []roster.Role{roster.RoleAuthority, roster.RoleWitness}, Panels: []v1.PanelID{devnetPanel}},
+		{Code: "HCK", Roles: []roster.Role{roster.RoleAuthority, roster.RoleWitness, roster.RoleBridge}, Panels: []v1.PanelID{devnetPanel}},
 		{Code: "LBH", Roles: []roster.Role{roster.RoleAuthority}},
 	}},
 	{"South East", []devnetMember{
-		{Code: "KEN", Roles: []roster.Role{roster.RoleAuthority}},
+		{Code: "KEN", Roles: []roster.Role{roster.RoleAuthority, roster.RoleBridge}},
 		{Code: "MDW", Roles: []roster.Role{roster.RoleAuthority}},
 		{Code: "BNH", Roles: []roster.Role{roster.RoleAuthority}},
 	}},
@@ -326,6 +328,20 @@ func createDevnet(ctx context.Context, dir string, now time.Time, layout devnetL
 		for _, k := range anchors {
 			cfg.Federation.Anchors = append(cfg.Federation.Anchors, roster.FormatAnchorKey(k.Public().(ed25519.PublicKey)))
 		}
+		for _, r := range m.Regions {
+			if r.Name == s.region {
+				continue
+			}
+			keys, err := devnetAnchors(dir, m, r.Name)
+			if err != nil {
+				return nil, err
+			}
+			oc := otherRegionConfig{Region: r.Name, RosterFile: devnetRosterFile(r.Name, s.region), Threshold: 2}
+			for _, k := range keys {
+				oc.Anchors = append(oc.Anchors, roster.FormatAnchorKey(k.Public().(ed25519.PublicKey)))
+			}
+			cfg.Federation.OtherRegions = append(cfg.Federation.OtherRegions, oc)
+		}
 		if err := os.MkdirAll(nodeDir, 0o750); err != nil {
 			return nil, err
 		}
@@ -419,8 +435,18 @@ func devnetAnchors(dir string, m *devnetManifest, region string) ([]ed25519.Priv
 	return nil, fmt.Errorf("no anchor keys for region %q in %s", region, devnetManifestFile)
 }
 
+// devnetRosterFile is where a node of region home keeps the roster of
+// region: region.roster for its own, <region>.roster for another's.
+func devnetRosterFile(region, home string) string {
+	if region == home {
+		return "region.roster"
+	}
+	return strings.ToLower(strings.ReplaceAll(region, " ", "-")) + ".roster"
+}
+
 // signDevnetRoster signs ro with both of its region's anchors and installs
-// it in every member's node directory.
+// it in every node's directory: as its region's roster in its members', as
+// another region's in the others'.
 func signDevnetRoster(dir string, m *devnetManifest, ro *roster.Roster, specs []*devnetSpec) error {
 	keys, err := devnetAnchors(dir, m, ro.Region)
 	if err != nil {
@@ -436,10 +462,8 @@ func signDevnetRoster(dir string, m *devnetManifest, ro *roster.Roster, specs []
 		}
 	}
 	for _, s := range specs {
-		if s.region == ro.Region {
-			if err := roster.SaveFile(filepath.Join(dir, s.dir, "region.roster"), signed); err != nil {
-				return err
-			}
+		if err := roster.SaveFile(filepath.Join(dir, s.dir, devnetRosterFile(ro.Region, s.region)), signed); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -456,10 +480,11 @@ func renewDevnetRosters(dir string, m *devnetManifest, log *slog.Logger) error {
 			signed *roster.SignedRoster
 		)
 		for _, ref := range m.Nodes {
+			// Every node keeps the roster: as its own region's or another's.
+			specs = append(specs, &devnetSpec{region: ref.Region, dir: ref.Dir})
 			if ref.Region != r.Name {
 				continue
 			}
-			specs = append(specs, &devnetSpec{region: r.Name, dir: ref.Dir})
 			if signed == nil {
 				s, err := roster.LoadFile(filepath.Join(dir, ref.Dir, "region.roster"))
 				if err != nil {
@@ -838,7 +863,7 @@ var devnetAlerts = []struct {
 	Targets []authority.Code
 	Variant bool
 }{
-	{"ISL", v1.AlertCountyLines, []authority.Code{"HCK", "LBH"}, true},
+	{"ISL", v1.AlertCountyLines, []authority.Code{"KEN", "HCK"}, true},
 	{"CMD", v1.AlertMissing, []authority.Code{"ISL"}, false},
 	{"KEN", v1.AlertMayBeInArea, []authority.Code{"MDW"}, true},
 }
@@ -846,7 +871,7 @@ var devnetAlerts = []struct {
 // raiseDevnetAlerts raises devnetAlerts from those of their issuers that
 // are running, through each issuer's node.CrossBorder, so that they carry
 // match tokens; each is durable in the issuer's outbox until every target
-// acknowledges it. Targets not on the issuer's roster are left out. It
+// acknowledges it. Targets on no roster the issuer holds are left out. It
 // returns a line per alert for the operator; a failure is logged and
 // reported, not fatal. It runs once, when the devnet is created.
 func raiseDevnetAlerts(ctx context.Context, nodes []*runningNode, log *slog.Logger) []string {
@@ -866,7 +891,7 @@ func raiseDevnetAlerts(ctx context.Context, nodes []*runningNode, log *slog.Logg
 		}
 		var targets []authority.Code
 		for _, t := range a.Targets {
-			if _, ok := n.host.Roster().Member(t); ok {
+			if _, ok := n.host.Lookup(t); ok {
 				targets = append(targets, t)
 			}
 		}

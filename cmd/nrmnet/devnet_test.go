@@ -432,3 +432,77 @@ func TestDevnetAlertsAreDeliveredAndAcknowledged(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// twoRegionLayout is London and the South East with one bridge each, and no
+// panel.
+var twoRegionLayout = devnetLayout{
+	{"London", []devnetMember{
+		{Code: "ISL", Roles: []roster.Role{roster.RoleAuthority}},
+		{Code: "HCK", Roles: []roster.Role{roster.RoleAuthority, roster.RoleBridge}},
+	}},
+	{"South East", []devnetMember{
+		{Code: "KEN", Roles: []roster.Role{roster.RoleAuthority, roster.RoleBridge}},
+		{Code: "MDW", Roles: []roster.Role{roster.RoleAuthority}},
+	}},
+}
+
+// TestDevnetCountyLinesAlertCrossesRegions: whole nodes of two regions, as
+// the devnet configures them (each holding the other region's anchors and
+// roster, Hackney and Kent the bridges). Islington's county-lines alert
+// names Kent and Hackney: Kent, in another region and not connected to
+// Islington, receives it through the bridges, finds the variant of the child
+// it holds by private matching with Islington (a query across regions), and
+// acknowledges; Islington's outbox empties.
+func TestDevnetCountyLinesAlertCrossesRegions(t *testing.T) {
+	log := testLog(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	m, err := createDevnet(ctx, dir, time.Now().UTC(), twoRegionLayout, 5, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := startDevnet(ctx, dir, m, "127.0.0.1", 0, devnetStartOptions(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := stopDevnet(nodes); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	byCode := map[authority.Code]*runningNode{}
+	for _, n := range nodes {
+		waitReady(t, n)
+		byCode[n.Authority] = n
+	}
+	isl, ken := byCode["ISL"], byCode["KEN"]
+	if rs := ken.host.Rosters(); len(rs) != 2 || rs[1].Region != "London" {
+		t.Fatalf("Kent holds %d rosters", len(rs))
+	}
+	lines := raiseDevnetAlerts(ctx, nodes, log)
+	if len(lines) != 2 || !strings.Contains(lines[0], "from ISL to KEN, HCK") || !strings.Contains(lines[0], "KEN holds a variant") {
+		t.Fatalf("raised: %q", lines)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ts, err := ken.alerts.Tasks(ctx, devnetWorker("KEN"), false, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromISL := 0
+		for _, task := range ts {
+			if task.Issuer == "ISL" && task.Open() {
+				fromISL++
+			}
+		}
+		if fromISL >= 1 && isl.store.OutboxDepth() == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a minute: Kent has %d open tasks on Islington's alert; Islington's outbox holds %d",
+				fromISL, isl.store.OutboxDepth())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -10,8 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,14 +92,15 @@ type runningNode struct {
 	// failed receives the HTTP server's error if it stops by itself.
 	failed chan error
 
-	ready       atomic.Bool
-	stopRoster  func()
-	ctx         context.Context // cancelled by Close
-	cancel      context.CancelFunc
-	wg          sync.WaitGroup
-	shutdownFor time.Duration
-	closeOnce   sync.Once
-	closeErr    error
+	ready          atomic.Bool
+	stopRoster     func()
+	stopNeighbours func()
+	ctx            context.Context // cancelled by Close
+	cancel         context.CancelFunc
+	wg             sync.WaitGroup
+	shutdownFor    time.Duration
+	closeOnce      sync.Once
+	closeErr       error
 }
 
 // nodeSettings are the parts of the configuration that only a running node
@@ -108,6 +112,10 @@ type nodeSettings struct {
 	anchors   []ed25519.PublicKey
 	threshold int
 	identity  ed25519.PrivateKey
+	// others are the other regions' trust, and otherAt where each region's
+	// roster is kept.
+	others  []federation.RegionTrust
+	otherAt map[string]string
 }
 
 func runSettings(dir string, cfg nodeConfig) (nodeSettings, error) {
@@ -155,6 +163,9 @@ func runSettings(dir string, cfg nodeConfig) (nodeSettings, error) {
 		}
 		s.signed = b
 	}
+	others, otherAt, otherErrs := otherRegionSettings(dir, s.region, cfg.Federation.OtherRegions)
+	s.others, s.otherAt = others, otherAt
+	errs = append(errs, otherErrs...)
 	keyPath := filepath.Join(resolve(dir, cfg.KeysDir), storage.AuthorityKeyFile)
 	id, err := storage.LoadAuthorityKey(keyPath)
 	if err != nil {
@@ -162,6 +173,65 @@ func runSettings(dir string, cfg nodeConfig) (nodeSettings, error) {
 	}
 	s.identity = id
 	return s, errors.Join(errs...)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// otherRegionSettings checks federation.other_regions and reads the rosters
+// held for them. A roster file that does not exist yet is not an error: the
+// node learns the roster from its bridge and writes the file.
+func otherRegionSettings(dir, home string, cfgs []otherRegionConfig) ([]federation.RegionTrust, map[string]string, []error) {
+	var (
+		out  []federation.RegionTrust
+		at   = map[string]string{}
+		errs []error
+	)
+	for i, oc := range cfgs {
+		field := fmt.Sprintf("federation.other_regions[%d]", i)
+		t := federation.RegionTrust{Region: oc.Region, Threshold: oc.Threshold}
+		switch {
+		case !slices.Contains(authority.Regions(), oc.Region):
+			errs = append(errs, fmt.Errorf("%s.region: %q is not a region (one of %s)", field, oc.Region, strings.Join(authority.Regions(), ", ")))
+		case oc.Region == home:
+			errs = append(errs, fmt.Errorf("%s.region: %s is this node's own region; list only the others", field, oc.Region))
+		case at[oc.Region] != "":
+			errs = append(errs, fmt.Errorf("%s.region: %s is listed twice", field, oc.Region))
+		}
+		bad := false
+		for j, a := range oc.Anchors {
+			k, err := roster.ParseAnchorKey(a)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s.anchors[%d]: %w", field, j, err))
+				bad = true
+				continue
+			}
+			t.Anchors = append(t.Anchors, k)
+		}
+		if !bad {
+			if err := roster.CheckTrust(t.Anchors, t.Threshold); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", field, err))
+			}
+		}
+		if oc.RosterFile == "" {
+			errs = append(errs, fmt.Errorf("%s.roster_file: is required (where the node keeps %s's roster)", field, oc.Region))
+		} else {
+			path := resolve(dir, oc.RosterFile)
+			at[oc.Region] = path
+			b, err := roster.ReadFile(path)
+			switch {
+			case errors.Is(err, os.ErrNotExist):
+			case err != nil:
+				errs = append(errs, fmt.Errorf("%s.roster_file: %w", field, err))
+			default:
+				t.Roster = b
+			}
+		}
+		out = append(out, t)
+	}
+	return out, at, errs
 }
 
 // startNode opens the node's store, starts its federation host and serves
@@ -207,6 +277,7 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	fc.Region = set.region
 	fc.Anchors, fc.Threshold = set.anchors, set.threshold
 	fc.Roster = set.signed
+	fc.Neighbours = set.others
 	fc.ListenAddrs = cfg.Federation.Listen
 	fc.Logger = log
 	fc.Metrics = n.metrics
@@ -227,6 +298,17 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 			return
 		}
 		log.Info("roster replaced", "serial", u.Roster.Serial, "previous_serial", u.PreviousSerial, "file", set.rosterAt)
+	})
+	n.stopNeighbours = n.host.NeighbourUpdates(func(u federation.RosterUpdate) {
+		path := set.otherAt[u.Roster.Region]
+		if u.PreviousSerial == 0 && fileExists(path) {
+			return // the roster we started from is already on disk
+		}
+		if err := saveRoster(path, u.Signed); err != nil {
+			log.Error("keeping another region's newer roster failed", "region", u.Roster.Region, "serial", u.Roster.Serial, "err", err)
+			return
+		}
+		log.Info("roster of another region kept", "region", u.Roster.Region, "serial", u.Roster.Serial, "file", path)
 	})
 	n.status = &regionStatus{
 		self: cfg.Authority, host: n.host, store: n.store, presence: n.presence,
@@ -466,6 +548,9 @@ func (n *runningNode) Close() error {
 		n.wg.Wait()
 		if n.stopRoster != nil {
 			n.stopRoster()
+		}
+		if n.stopNeighbours != nil {
+			n.stopNeighbours()
 		}
 		if err := n.panels.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("panels: %w", err))
