@@ -709,6 +709,7 @@ func restartLeakNode(t *testing.T, dir, nodeDir string, opts startOptions) *runn
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = n.Close() }) // in case the test stops before the caller takes it over
 	waitReady(t, n)
 	return n
 }
