@@ -17,6 +17,7 @@ import (
 	"nrmnet/federation/roster"
 	"nrmnet/node"
 	"nrmnet/schemas/authority"
+	"nrmnet/schemas/synthetic"
 	v1 "nrmnet/schemas/v1"
 	"nrmnet/storage"
 )
@@ -452,7 +453,9 @@ var twoRegionLayout = devnetLayout{
 // names Kent and Hackney: Kent, in another region and not connected to
 // Islington, receives it through the bridges, finds the variant of the child
 // it holds by private matching with Islington (a query across regions), and
-// acknowledges; Islington's outbox empties.
+// acknowledges; Islington's outbox empties. Then the child moves to Kent:
+// Islington hands the case over across regions, Kent accepts, and the case
+// ends with Kent alone.
 func TestDevnetCountyLinesAlertCrossesRegions(t *testing.T) {
 	log := testLog(t)
 	dir := t.TempDir()
@@ -497,7 +500,7 @@ func TestDevnetCountyLinesAlertCrossesRegions(t *testing.T) {
 			}
 		}
 		if fromISL >= 1 && isl.store.OutboxDepth() == 0 {
-			return
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("after a minute: Kent has %d open tasks on Islington's alert; Islington's outbox holds %d",
@@ -505,4 +508,50 @@ func TestDevnetCountyLinesAlertCrossesRegions(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+
+	// The hand-over across regions.
+	g := synthetic.New(11, synthetic.WithAuthority("ISL"), synthetic.WithClock(time.Now().UTC()))
+	c := g.Case()
+	caseID, err := devnetRefer(ctx, isl, c.Identity, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := isl.relocs.Desk.Request(ctx, devnetWorker("ISL"), node.NewRelocation{
+		Case: caseID, Destination: "KEN", Reason: v1.ReasonChildMoved, Urgency: v1.UrgencyHigh,
+		LegalBasis: v1.BasisSafeguardingChildren,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kenCoordinator := node.Principal{ID: "ken.nrm-coordinator", Role: node.RoleNRMCoordinator, Authority: "KEN"}
+	stateOf := func(n *runningNode, who node.Principal) node.RelocationState {
+		l, err := n.relocs.Desk.List(ctx, who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range append(l.Inbox, l.Outbox...) {
+			if x.Request.ID == r.Request.ID {
+				return x.State
+			}
+		}
+		return ""
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("after a minute: %s", what)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	waitFor("Kent holds the offer", func() bool { return stateOf(ken, kenCoordinator) == node.RelocationStateOffered })
+	if _, err := ken.relocs.Desk.Accept(ctx, kenCoordinator, r.Request.ID); err != nil {
+		t.Fatal(err)
+	}
+	islCoordinator := node.Principal{ID: "isl.nrm-coordinator", Role: node.RoleNRMCoordinator, Authority: "ISL"}
+	waitFor("the hand-over completes on both sides", func() bool {
+		return stateOf(ken, kenCoordinator) == node.RelocationStateCompleted && stateOf(isl, islCoordinator) == node.RelocationStateCompleted
+	})
 }

@@ -255,7 +255,7 @@ func seedDevnetRelocation(ctx context.Context, nodes []*runningNode, log *slog.L
 	if from == nil || to == nil || from.relocs == nil {
 		return nil
 	}
-	if _, ok := from.host.Roster().Member(to.Authority); !ok {
+	if _, ok := from.host.Lookup(to.Authority); !ok {
 		return nil
 	}
 	fail := func(err error) []string {
