@@ -47,6 +47,11 @@ type Result struct {
 	Duplicates int64
 	// DroppedRPCs counts incoming RPCs the loss model dropped.
 	DroppedRPCs int64
+	// QueueDrops counts outgoing RPCs pubsub itself dropped (its DropRPC
+	// trace: a peer's send queue full), Rejected the messages a validator
+	// or pubsub refused or ignored (RejectMessage), Undeliverable those a
+	// subscription's buffer had no room for: each 0 in a healthy run.
+	QueueDrops, Rejected, Undeliverable int64
 	// PubsubBytes is, per node, the protobuf size of every RPC its router
 	// sent during the measured phase (messages and control, without
 	// stream framing); RepairBytes the bytes it wrote on repair streams.
@@ -73,6 +78,9 @@ func (r *run) result(links [][2]int, gossipDelivered, rounds int, window time.Du
 	for _, n := range r.nodes {
 		res.Duplicates += n.trace.duplicates.Load()
 		res.DroppedRPCs += n.trace.dropped.Load()
+		res.QueueDrops += n.trace.queueDrops.Load()
+		res.Rejected += n.trace.rejected.Load()
+		res.Undeliverable += n.trace.undeliverable.Load()
 		res.PubsubBytes = append(res.PubsubBytes, n.trace.sent.Load())
 		res.RepairBytes = append(res.RepairBytes, n.trace.repairBytes.Load())
 	}
@@ -90,6 +98,9 @@ func Merge(rs ...*Result) *Result {
 		m.GossipDelivered += r.GossipDelivered
 		m.Duplicates += r.Duplicates
 		m.DroppedRPCs += r.DroppedRPCs
+		m.QueueDrops += r.QueueDrops
+		m.Rejected += r.Rejected
+		m.Undeliverable += r.Undeliverable
 		m.PubsubBytes = append(m.PubsubBytes, r.PubsubBytes...)
 		m.RepairBytes = append(m.RepairBytes, r.RepairBytes...)
 		m.RepairRounds += r.RepairRounds
@@ -108,6 +119,34 @@ func (r *Result) Latency(q float64) time.Duration {
 // latency). On a full mesh every floor is one link.
 func (r *Result) Floor(q float64) time.Duration {
 	return quantile(r.Deliveries, q, func(d Delivery) time.Duration { return d.Floor })
+}
+
+// Stretch returns the q-quantile of each delivery's latency over its own
+// floor: 1 is a delivery at its floor. Where floors differ (a sparse graph,
+// the national scenario) this is the figure to compare with the aim, not
+// Latency over Floor.
+func (r *Result) Stretch(q float64) float64 {
+	return float64(quantile(r.Deliveries, q, func(d Delivery) time.Duration {
+		if d.Floor <= 0 {
+			return 0
+		}
+		// Scaled to keep the ratio's precision in an integer.
+		return d.Latency * 1000 / d.Floor
+	})) / 1000
+}
+
+// Counts returns how many deliveries came by repair, and how many were
+// faster than their floor (which only a broken clock or floor allows).
+func (r *Result) Counts() (repaired, belowFloor int) {
+	for _, d := range r.Deliveries {
+		if d.Via == ViaRepair {
+			repaired++
+		}
+		if d.Latency < d.Floor {
+			belowFloor++
+		}
+	}
+	return repaired, belowFloor
 }
 
 func quantile(ds []Delivery, q float64, f func(Delivery) time.Duration) time.Duration {
@@ -167,6 +206,8 @@ type counter struct {
 	duplicates  atomic.Int64
 	dropped     atomic.Int64
 	repairBytes atomic.Int64
+
+	queueDrops, rejected, undeliverable atomic.Int64
 }
 
 var _ pubsub.RawTracer = (*counter)(nil)
@@ -193,9 +234,9 @@ func (*counter) Graft(peer.ID, string)                                {}
 func (*counter) Prune(peer.ID, string)                                {}
 func (*counter) ValidateMessage(*pubsub.Message)                      {}
 func (*counter) DeliverMessage(*pubsub.Message)                       {}
-func (*counter) RejectMessage(*pubsub.Message, string)                {}
+func (c *counter) RejectMessage(*pubsub.Message, string)              { c.rejected.Add(1) }
+func (c *counter) DropRPC(*pubsub.RPC, peer.ID)                       { c.queueDrops.Add(1) }
+func (c *counter) UndeliverableMessage(*pubsub.Message)               { c.undeliverable.Add(1) }
 func (*counter) ThrottlePeer(peer.ID)                                 {}
 func (*counter) RecvRPC(*pubsub.RPC)                                  {}
 func (*counter) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
-func (*counter) DropRPC(*pubsub.RPC, peer.ID)                         {}
-func (*counter) UndeliverableMessage(*pubsub.Message)                 {}

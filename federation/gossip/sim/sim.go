@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -45,21 +46,40 @@ const (
 	FloodSub  Protocol = "floodsub"
 )
 
-// Config configures one run over one region. Start from DefaultConfig.
+// National is the Region of the national scenario: every authority of
+// every region on one topic, NationalTopic.
+const National = "national"
+
+// NationalTopic is the topic of the national scenario. The gossip package
+// has no national alert topic yet; this name stands for one.
+const NationalTopic = "/nrmnet/alerts/1/national"
+
+// Config configures one run over one region, or over every region (National).
+// Start from DefaultConfig.
 type Config struct {
 	// Region is the region's name as authority.Regions gives it; one node
-	// per authority in it, each publishing as that authority.
+	// per authority in it, each publishing as that authority. National puts
+	// every authority of every region on NationalTopic.
 	Region string
 	// Nodes, if positive, keeps only the region's first Nodes authorities
-	// (for small test runs).
+	// (for small test runs); for National, the first Nodes of each region.
 	Nodes int
+	// Bridges is, for National with nil Links, how many members of each
+	// region (its first ones) are linked to the bridges of every other
+	// region (see Bridged).
+	Bridges int
+	// DirectBridges, for National with nil Links and GossipSub, makes the
+	// bridges of all regions each other's direct peers
+	// (pubsub.WithDirectPeers): a router forwards every message to its
+	// direct peers, mesh or not.
+	DirectBridges bool
 	// Protocol is the router: GossipSub (production settings) or FloodSub.
 	Protocol Protocol
 	// Latency is added to every write on every link (mocknet LinkOptions).
 	Latency time.Duration
 	// Links lists the node pairs (indexes) that are linked and connected;
-	// nil links every pair, as the federation host connects to every roster
-	// member.
+	// nil links every pair of a region, as the federation host connects to
+	// every roster member, and for National gives Bridged(groups, Bridges).
 	Links [][2]int
 	// Loss is the fraction of incoming pubsub RPCs each node drops, at
 	// random, once publishing starts (0 to 0.9).
@@ -81,6 +101,9 @@ type Config struct {
 	// D_hi, heartbeat...) for experiments; nil keeps the library defaults,
 	// as production does.
 	GossipSubParams *pubsub.GossipSubParams
+	// RouterOptions, for GossipSub, are added after the production options
+	// and so override them (an experiment such as pubsub.WithFloodPublish(false)).
+	RouterOptions []pubsub.Option
 	// Timeout bounds the whole run.
 	Timeout time.Duration
 	// Logger receives progress lines; nil means slog.Default().
@@ -93,6 +116,7 @@ func DefaultConfig() Config {
 	return Config{
 		Protocol:     GossipSub,
 		Latency:      20 * time.Millisecond,
+		Bridges:      1,
 		Messages:     20,
 		PublishGap:   100 * time.Millisecond,
 		Warmup:       2 * time.Second,
@@ -106,18 +130,24 @@ func DefaultConfig() Config {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(field, why string) { errs = append(errs, fmt.Errorf("%w: %s %s", ErrConfig, field, why)) }
-	n := len(authority.InRegion(c.Region))
-	if n == 0 {
-		bad("Region", fmt.Sprintf("%q is not a region", c.Region))
+	most := len(authority.InRegion(c.Region)) // nodes a region may keep
+	if c.Region == National {
+		most = len(authority.All())
+		for _, r := range authority.Regions() {
+			most = min(most, len(authority.InRegion(r)))
+		}
 	}
-	if c.Nodes < 0 || c.Nodes > n {
-		bad("Nodes", fmt.Sprintf("must be 0 to %d", n))
+	if most == 0 {
+		bad("Region", fmt.Sprintf("%q is not a region nor %q", c.Region, National))
 	}
-	if c.Nodes > 0 {
-		n = c.Nodes
+	if c.Nodes < 0 || c.Nodes > most {
+		bad("Nodes", fmt.Sprintf("must be 0 to %d", most))
 	}
-	if n < 2 && c.Region != "" {
+	if c.Nodes == 1 || (c.Region != "" && most == 1) {
 		bad("Nodes", "must leave at least 2 nodes")
+	}
+	if perRegion := cmp.Or(c.Nodes, most); c.Region == National && c.Links == nil && (c.Bridges < 1 || c.Bridges > perRegion) {
+		bad("Bridges", fmt.Sprintf("must be 1 to %d (the nodes kept in the smallest region)", perRegion))
 	}
 	if c.Protocol != GossipSub && c.Protocol != FloodSub {
 		bad("Protocol", fmt.Sprintf("must be %q or %q", GossipSub, FloodSub))
@@ -140,28 +170,67 @@ func (c *Config) Validate() error {
 	if c.Timeout <= 0 {
 		bad("Timeout", "must be positive")
 	}
+	if c.DirectBridges && (c.Region != National || c.Links != nil || c.Protocol != GossipSub) {
+		bad("DirectBridges", "needs Region National, nil Links and GossipSub")
+	}
+	n, _ := c.members()
 	for _, l := range c.Links {
-		if l[0] < 0 || l[1] < 0 || l[0] >= n || l[1] >= n || l[0] == l[1] {
-			bad("Links", fmt.Sprintf("pair %v is not two distinct nodes of %d", l, n))
+		if l[0] < 0 || l[1] < 0 || l[0] >= len(n) || l[1] >= len(n) || l[0] == l[1] {
+			bad("Links", fmt.Sprintf("pair %v is not two distinct nodes of %d", l, len(n)))
 			break
 		}
 	}
-	if len(errs) == 0 && c.Links != nil && !connected(n, c.Links) {
+	if len(errs) == 0 && c.Links != nil && !connected(len(n), c.Links) {
 		bad("Links", "do not connect every node")
 	}
 	return errors.Join(errs...)
 }
 
+// members returns the authorities a run simulates, in node order, and the
+// nodes of each region (one group unless National).
+func (c *Config) members() ([]authority.Authority, [][]int) {
+	regions := []string{c.Region}
+	if c.Region == National {
+		regions = authority.Regions()
+	}
+	var (
+		auths  []authority.Authority
+		groups [][]int
+	)
+	for _, r := range regions {
+		in := authority.InRegion(r)
+		if c.Nodes > 0 && c.Nodes < len(in) {
+			in = in[:c.Nodes]
+		}
+		var g []int
+		for _, a := range in {
+			g = append(g, len(auths))
+			auths = append(auths, a)
+		}
+		groups = append(groups, g)
+	}
+	return auths, groups
+}
+
+// topic is the pubsub topic the run's alerts go on.
+func (c *Config) topic() string {
+	if c.Region == National {
+		return NationalTopic
+	}
+	return gossip.RegionTopic(c.Region)
+}
+
 // node is one simulated authority.
 type node struct {
-	idx   int
-	code  v1.AuthorityCode
-	key   ed25519.PrivateKey
-	host  host.Host
-	ps    *pubsub.PubSub
-	topic *pubsub.Topic
-	sub   *pubsub.Subscription
-	trace *counter
+	idx    int
+	code   v1.AuthorityCode
+	region string
+	key    ed25519.PrivateKey
+	host   host.Host
+	ps     *pubsub.PubSub
+	topic  *pubsub.Topic
+	sub    *pubsub.Subscription
+	trace  *counter
 
 	mu   sync.Mutex
 	held map[v1.ID][]byte // envelope of every alert this node holds
@@ -182,7 +251,9 @@ type run struct {
 	keys  map[v1.AuthorityCode]ed25519.PublicKey
 	byID  map[peer.ID]*node
 	hops  [][]int // hops[i][j]: shortest path from node i to node j
-	lossy atomic.Bool
+	// direct is each node's direct peers (DirectBridges), by node index.
+	direct map[int][]int
+	lossy  atomic.Bool
 
 	mu        sync.Mutex
 	published map[v1.ID]publication
@@ -208,12 +279,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 
-	auths := authority.InRegion(cfg.Region)
-	if cfg.Nodes > 0 {
-		auths = auths[:cfg.Nodes]
-	}
+	auths, groups := cfg.members()
 	links := cfg.Links
-	if links == nil {
+	switch {
+	case links != nil:
+	case cfg.Region == National:
+		links = Bridged(groups, cfg.Bridges)
+	default:
 		links = FullMesh(len(auths))
 	}
 	r := &run{
@@ -222,6 +294,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		keys:      map[v1.AuthorityCode]ed25519.PublicKey{},
 		byID:      map[peer.ID]*node{},
 		published: map[v1.ID]publication{},
+	}
+	if cfg.DirectBridges {
+		r.direct = directBridges(groups, cfg.Bridges)
 	}
 	r.hops = make([][]int, len(auths))
 	for i := range auths {
@@ -240,7 +315,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: key: %w", ErrSetup, err)
 		}
-		addr, err := ma.NewMultiaddr(fmt.Sprintf("/ip4/10.0.0.%d/tcp/4001", i+1))
+		addr, err := ma.NewMultiaddr(fmt.Sprintf("/ip4/10.0.%d.%d/tcp/4001", (i+1)/250, (i+1)%250+1))
 		if err != nil {
 			return nil, fmt.Errorf("%w: address: %w", ErrSetup, err)
 		}
@@ -248,7 +323,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: peer %s: %w", ErrSetup, a.Code, err)
 		}
-		n := &node{idx: i, code: v1.AuthorityCode(a.Code), key: priv, host: h, held: map[v1.ID][]byte{}, trace: &counter{measuring: &r.lossy}}
+		n := &node{idx: i, code: v1.AuthorityCode(a.Code), region: a.Region, key: priv, host: h, held: map[v1.ID][]byte{}, trace: &counter{measuring: &r.lossy}}
 		r.nodes = append(r.nodes, n)
 		r.keys[n.code] = pub
 		r.byID[h.ID()] = n
@@ -265,7 +340,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		wg.Wait()
 	}()
-	topicName := gossip.RegionTopic(cfg.Region)
+	topicName := cfg.topic()
 	for _, n := range r.nodes {
 		if err := r.startRouter(psCtx, n, topicName); err != nil {
 			return nil, err
@@ -338,9 +413,18 @@ func (r *run) startRouter(ctx context.Context, n *node, topicName string) error 
 	)
 	if r.cfg.Protocol == GossipSub {
 		member := func(p peer.ID) bool { _, ok := r.byID[p]; return ok }
+		var direct []peer.AddrInfo
+		for _, j := range r.direct[n.idx] {
+			m := r.nodes[j].host
+			direct = append(direct, peer.AddrInfo{ID: m.ID(), Addrs: m.Addrs()})
+		}
+		if len(direct) > 0 {
+			opts = append(opts, pubsub.WithDirectPeers(direct))
+		}
 		if r.cfg.GossipSubParams != nil {
 			opts = append(opts, pubsub.WithGossipSubParams(*r.cfg.GossipSubParams))
 		}
+		opts = append(opts, r.cfg.RouterOptions...)
 		ps, err = pubsub.NewGossipSub(ctx, n.host, append(gossipSubOptions(topicName, member), opts...)...)
 	} else {
 		ps, err = pubsub.NewFloodSub(ctx, n.host, append(floodSubOptions(), opts...)...)
@@ -436,7 +520,7 @@ func (r *run) record(n *node, id v1.ID, env []byte, at time.Time, via string) {
 }
 
 func (r *run) publish(ctx context.Context, n *node) error {
-	env, id, err := signedAlert(n.code, n.key, r.cfg.Region)
+	env, id, err := signedAlert(n.code, n.key, n.region)
 	if err != nil {
 		return err
 	}

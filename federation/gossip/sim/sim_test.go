@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"nrmnet/schemas/authority"
@@ -78,6 +79,9 @@ func checkHonest(t *testing.T, cfg Config, res *Result) {
 	if cfg.Loss > 0 && res.DroppedRPCs == 0 {
 		t.Fatalf("loss %.2f dropped nothing", cfg.Loss)
 	}
+	if res.QueueDrops != 0 || res.Rejected != 0 || res.Undeliverable != 0 {
+		t.Fatalf("pubsub dropped %d outgoing RPCs, refused %d messages, could not hand over %d", res.QueueDrops, res.Rejected, res.Undeliverable)
+	}
 	if res.RepairRounds < 1 {
 		t.Fatalf("repair rounds %d", res.RepairRounds)
 	}
@@ -86,53 +90,155 @@ func checkHonest(t *testing.T, cfg Config, res *Result) {
 		res.DuplicatesPerDelivery(), res.BytesPerNode(), res.GossipRatio()*100, repaired, res.DroppedRPCs, res.RepairRounds)
 }
 
+// virtual runs f in a testing/synctest bubble: time is virtual and moves
+// only when every goroutine of the simulation waits, so a latency is the
+// protocol's (links, heartbeats), never CPU scheduling, and exact.
+func virtual(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	synctest.Test(t, f)
+}
+
+// checkAtFloor asserts that every delivery came by gossip exactly at its
+// floor: what a lossless run in virtual time must give when every node is
+// one mesh or flood hop from the publisher on a shortest path.
+func checkAtFloor(t *testing.T, res *Result) {
+	t.Helper()
+	for i, d := range res.Deliveries {
+		if d.Via != ViaGossip || d.Latency != d.Floor {
+			t.Fatalf("delivery %d (%d hops) via %s took %s, want exactly its floor %s", i, d.Hops, d.Via, d.Latency, d.Floor)
+		}
+	}
+}
+
 func TestSmallRegionDeliversEverything(t *testing.T) {
 	for _, p := range []Protocol{GossipSub, FloodSub} {
 		for _, loss := range []float64{0, 0.3} {
 			t.Run(string(p)+"/loss="+map[bool]string{true: "30", false: "0"}[loss > 0], func(t *testing.T) {
-				cfg := smallConfig(t, p, loss)
-				res, err := Run(context.Background(), cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkHonest(t, cfg, res)
-				if loss == 0 && res.DuplicatesPerDelivery() == 0 && p == FloodSub {
-					t.Fatalf("floodsub on a full mesh of %d counted no duplicates: the tracer is not counting", cfg.Nodes)
-				}
+				virtual(t, func(t *testing.T) {
+					cfg := smallConfig(t, p, loss)
+					res, err := Run(context.Background(), cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkHonest(t, cfg, res)
+					if loss == 0 {
+						// Flood publish (and FloodSub) on a full mesh: one hop.
+						checkAtFloor(t, res)
+					}
+					if loss == 0 && res.DuplicatesPerDelivery() == 0 && p == FloodSub {
+						t.Fatalf("floodsub on a full mesh of %d counted no duplicates: the tracer is not counting", cfg.Nodes)
+					}
+				})
 			})
 		}
 	}
 }
 
+// The same run in real time: the mode BenchmarkRegions uses, where CPU
+// cost and scheduling show in the latencies (so nothing here compares them
+// with the floor beyond "not below it").
+func TestRealTimeSmallRegion(t *testing.T) {
+	cfg := smallConfig(t, GossipSub, 0.3)
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHonest(t, cfg, res)
+}
+
 // Under heavy loss with no time to settle, gossip alone misses alerts and
 // the digest repair must bring delivery to every node.
 func TestRepairCompletesHeavyLoss(t *testing.T) {
-	cfg := smallConfig(t, GossipSub, 0.9)
-	cfg.Settle = 0
-	res, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkHonest(t, cfg, res)
-	if res.GossipDelivered == res.Expected {
-		t.Logf("gossip alone delivered everything despite 90%% loss; repair ran but had nothing to do")
-	}
-	t.Logf("delivered by the end of settle: %d of %d", res.GossipDelivered, res.Expected)
+	virtual(t, func(t *testing.T) {
+		cfg := smallConfig(t, GossipSub, 0.9)
+		cfg.Settle = 0
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkHonest(t, cfg, res)
+		// The repair starts one publish gap (20 ms, one link) after the last
+		// publish: that alert cannot have reached 7 nodes through 90% loss
+		// (0.1^7), so the repair must have fetched something.
+		if repaired, _ := res.Counts(); repaired == 0 {
+			t.Fatalf("no delivery came by repair: gossip delivered %d of %d", res.GossipDelivered, res.Expected)
+		}
+		t.Logf("delivered by the end of settle: %d of %d", res.GossipDelivered, res.Expected)
+	})
 }
 
-// On a chain the floor of each delivery is its distance, and no delivery
-// beats it.
+// On a chain the floor of each delivery is its distance, and in virtual
+// time without loss every delivery arrives exactly then.
 func TestLineFloor(t *testing.T) {
-	cfg := smallConfig(t, GossipSub, 0)
-	cfg.Nodes = 4
-	cfg.Links = Line(4)
-	res, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
+	virtual(t, func(t *testing.T) {
+		cfg := smallConfig(t, GossipSub, 0)
+		cfg.Nodes = 4
+		cfg.Links = Line(4)
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkHonest(t, cfg, res)
+		checkAtFloor(t, res)
+		if h := slices.MaxFunc(res.Deliveries, func(a, b Delivery) int { return a.Hops - b.Hops }).Hops; h > 3 {
+			t.Fatalf("a delivery %d hops away on a line of 4", h)
+		}
+	})
+}
+
+// The national scenario, small: 3 nodes of each region, one bridge each.
+// Every alert reaches every node of every region, none faster than its
+// shortest path, and the farthest pairs are 3 hops apart.
+func TestNationalBridged(t *testing.T) {
+	virtual(t, func(t *testing.T) {
+		cfg := smallConfig(t, GossipSub, 0)
+		cfg.Region, cfg.Nodes, cfg.Bridges = National, 3, 1
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Nodes = 3 * len(authority.Regions())
+		checkHonest(t, cfg, res)
+		far := slices.MaxFunc(res.Deliveries, func(a, b Delivery) int { return a.Hops - b.Hops }).Hops
+		if far != 3 {
+			t.Fatalf("farthest delivery %d hops, want 3 (member, bridge, bridge, member)", far)
+		}
+	})
+}
+
+// With the bridges each other's direct peers, every bridge forwards every
+// alert to every other bridge, and each region's few members are all in
+// their bridge's mesh: without loss, every delivery is exactly at its floor.
+func TestNationalDirectBridges(t *testing.T) {
+	virtual(t, func(t *testing.T) {
+		cfg := smallConfig(t, GossipSub, 0)
+		cfg.Region, cfg.Nodes, cfg.Bridges, cfg.DirectBridges = National, 3, 1, true
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Nodes = 3 * len(authority.Regions())
+		checkHonest(t, cfg, res)
+		checkAtFloor(t, res)
+	})
+}
+
+func TestBridged(t *testing.T) {
+	groups := [][]int{{0, 1, 2}, {3, 4, 5}, {6, 7}}
+	l := Bridged(groups, 1)
+	// 3 + 3 + 1 links inside the groups, 3 between the bridges 0, 3, 6.
+	if len(l) != 10 || !connected(8, l) {
+		t.Fatalf("%d links %v", len(l), l)
 	}
-	checkHonest(t, cfg, res)
-	if h := slices.MaxFunc(res.Deliveries, func(a, b Delivery) int { return a.Hops - b.Hops }).Hops; h > 3 {
-		t.Fatalf("a delivery %d hops away on a line of 4", h)
+	if got := hops(8, l, 1); !slices.Equal(got, []int{1, 0, 1, 2, 3, 3, 2, 3}) {
+		t.Fatalf("hops from 1: %v", got)
+	}
+	if got := hops(8, Bridged(groups, 2), 1); !slices.Equal(got, []int{1, 0, 1, 1, 1, 2, 1, 1}) {
+		t.Fatalf("hops from bridge 1 with 2 bridges: %v", got)
+	}
+	d := directBridges(groups, 1)
+	if len(d) != 3 || !slices.Equal(d[0], []int{3, 6}) || !slices.Equal(d[6], []int{0, 3}) {
+		t.Fatalf("direct bridges %v", d)
 	}
 }
 
@@ -181,6 +287,11 @@ func TestConfigValidate(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	national := good
+	national.Region, national.Nodes, national.Bridges = National, 3, 2
+	if err := national.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	for name, mut := range map[string]func(c *Config){
 		"region":   func(c *Config) { c.Region = "Atlantis" },
 		"nodes":    func(c *Config) { c.Nodes = 1000 },
@@ -190,6 +301,10 @@ func TestConfigValidate(t *testing.T) {
 		"rounds":   func(c *Config) { c.RepairRounds = 0 },
 		"links":    func(c *Config) { c.Nodes = 4; c.Links = [][2]int{{0, 1}, {2, 3}} },
 		"self":     func(c *Config) { c.Nodes = 4; c.Links = [][2]int{{1, 1}} },
+		"bridges":  func(c *Config) { c.Region, c.Bridges = National, 0 },
+		"direct":   func(c *Config) { c.DirectBridges = true },
+		"national": func(c *Config) { c.Region, c.Nodes = National, 100 },
+		"one node": func(c *Config) { c.Nodes = 1 },
 	} {
 		c := good
 		mut(&c)

@@ -88,3 +88,46 @@ func connected(n int, links [][2]int) bool {
 	}
 	return true
 }
+
+// Bridged is the national scenario's graph: the nodes of each group (a
+// region) are linked to each other, and the first bridges nodes of each
+// group are also linked to the bridges of every other group. A message
+// between two ordinary members of different regions crosses at least
+// three links (member, bridge, bridge, member).
+func Bridged(groups [][]int, bridges int) [][2]int {
+	var l [][2]int
+	for _, g := range groups {
+		for i := 0; i < len(g); i++ {
+			for j := i + 1; j < len(g); j++ {
+				l = append(l, [2]int{g[i], g[j]})
+			}
+		}
+	}
+	for x := 0; x < len(groups); x++ {
+		for y := x + 1; y < len(groups); y++ {
+			for _, a := range groups[x][:min(bridges, len(groups[x]))] {
+				for _, b := range groups[y][:min(bridges, len(groups[y]))] {
+					l = append(l, [2]int{a, b})
+				}
+			}
+		}
+	}
+	return l
+}
+
+// directBridges maps each bridge of Bridged(groups, bridges) to the bridges
+// of the other groups.
+func directBridges(groups [][]int, bridges int) map[int][]int {
+	d := map[int][]int{}
+	for x, gx := range groups {
+		for y, gy := range groups {
+			if x == y {
+				continue
+			}
+			for _, a := range gx[:min(bridges, len(gx))] {
+				d[a] = append(d[a], gy[:min(bridges, len(gy))]...)
+			}
+		}
+	}
+	return d
+}

@@ -1,0 +1,172 @@
+package sim
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+
+	"nrmnet/schemas/authority"
+)
+
+// setting is one row of the virtual-time sweep: a router and what it
+// changes from the production options.
+type setting struct {
+	name string
+	set  func(*Config)
+}
+
+// meshDegree returns GossipSub parameters with the mesh degree changed and
+// the rest at the library's defaults.
+func meshDegree(d, lo, hi, score, out int) *pubsub.GossipSubParams {
+	p := pubsub.DefaultGossipSubParams()
+	p.D, p.Dlo, p.Dhi, p.Dscore, p.Dout = d, lo, hi, score, out
+	return &p
+}
+
+func withParams(p *pubsub.GossipSubParams, f func(*pubsub.GossipSubParams)) *pubsub.GossipSubParams {
+	c := *p
+	f(&c)
+	return &c
+}
+
+// sweepSettings are the rows of TestSweep. "production" is
+// gossip.RouterOptions as committed, whatever its parameters are.
+func sweepSettings() []setting {
+	def := pubsub.DefaultGossipSubParams()
+	d4 := meshDegree(4, 3, 6, 2, 1)
+	d3 := meshDegree(3, 2, 4, 1, 0)
+	return []setting{
+		{"floodsub", func(c *Config) { c.Protocol = FloodSub }},
+		{"production", func(c *Config) {}},
+		{"D6 library-defaults", func(c *Config) { c.GossipSubParams = &def }},
+		{"D6 IDONTWANT-every-message", func(c *Config) {
+			c.GossipSubParams = withParams(&def, func(p *pubsub.GossipSubParams) { p.IDontWantMessageThreshold = 1 })
+		}},
+		{"D6 flood-publish-off", func(c *Config) {
+			c.GossipSubParams = &def
+			c.RouterOptions = []pubsub.Option{pubsub.WithFloodPublish(false)}
+		}},
+		{"D4 lo3 hi6", func(c *Config) { c.GossipSubParams = d4 }},
+		{"D4 lo3 hi4", func(c *Config) { c.GossipSubParams = meshDegree(4, 3, 4, 2, 1) }},
+		{"D3 lo2 hi4", func(c *Config) { c.GossipSubParams = d3 }},
+		{"D3 lo2 hi3", func(c *Config) { c.GossipSubParams = meshDegree(3, 2, 3, 1, 0) }},
+		{"D3 heartbeat-250ms", func(c *Config) {
+			c.GossipSubParams = withParams(d3, func(p *pubsub.GossipSubParams) {
+				p.HeartbeatInterval = 250 * time.Millisecond
+				p.HistoryLength, p.HistoryGossip = 20, 12 // the same 5 s and 3 s of history
+			})
+		}},
+		{"D3 Dlazy12-factor0.5", func(c *Config) {
+			c.GossipSubParams = withParams(d3, func(p *pubsub.GossipSubParams) { p.Dlazy, p.GossipFactor = 12, 0.5 })
+		}},
+		{"D2 lo1 hi3", func(c *Config) { c.GossipSubParams = meshDegree(2, 1, 3, 1, 0) }},
+		// National only (ignored in a region, where there are no bridges).
+		{"production direct-bridges", func(c *Config) { c.DirectBridges = c.Region == National }},
+		{"D3 lo2 hi4 direct-bridges", func(c *Config) { c.GossipSubParams, c.DirectBridges = d3, c.Region == National }},
+	}
+}
+
+// TestSweep is the virtual-time sweep behind docs/benchmarks.md: every
+// setting of sweepSettings at 0% and 30% loss, over every region (207
+// nodes) and over the national scenario with 1 and 2 bridges per region,
+// each run inside a testing/synctest bubble so that latency is protocol
+// time (links, heartbeats) and not CPU scheduling. It prints a Markdown
+// table. It runs only with NRMNET_SIM_SWEEP set: to "1" for every row, or
+// to a comma-separated list of setting names; NRMNET_SIM_MESSAGES changes
+// the alerts per region (20), NRMNET_SIM_SCENARIOS ("regions,national-1,
+// national-2") the scenarios. About a minute per setting on 2 cores:
+//
+//	NRMNET_SIM_SWEEP=1 go test -run TestSweep -v -timeout 60m ./federation/gossip/sim/
+func TestSweep(t *testing.T) {
+	which := os.Getenv("NRMNET_SIM_SWEEP")
+	if which == "" {
+		t.Skip("set NRMNET_SIM_SWEEP=1 (or a list of setting names) to run the sweep")
+	}
+	messages := 20
+	if s := os.Getenv("NRMNET_SIM_MESSAGES"); s != "" {
+		var err error
+		if messages, err = strconv.Atoi(s); err != nil || messages < 1 {
+			t.Fatalf("NRMNET_SIM_MESSAGES=%q is not a positive number", s)
+		}
+	}
+	scenarios := strings.Split(cmp.Or(os.Getenv("NRMNET_SIM_SCENARIOS"), "regions,national-1,national-2"), ",")
+	var rows []string
+	for _, s := range sweepSettings() {
+		if which != "1" && !slices.Contains(strings.Split(which, ","), s.name) {
+			continue
+		}
+		for _, scenario := range scenarios {
+			for _, loss := range []float64{0, 0.3} {
+				var res *Result
+				synctest.Test(t, func(t *testing.T) {
+					res = sweepRow(t, scenario, loss, messages, s.set)
+				})
+				rows = append(rows, tableRow(fmt.Sprintf("%s | %s | %.0f%%", s.name, scenario, loss*100), res))
+				t.Log(rows[len(rows)-1])
+			}
+		}
+	}
+	t.Logf("virtual time, %d alerts per region (national: %d in all)\n%s\n%s", messages, messages, tableHeader, strings.Join(rows, "\n"))
+}
+
+const tableHeader = "| setting | scenario | loss | p50 / floor | p99 / floor | max / floor | p99-ms | dups/delivery | bytes/node | gossip-% | delivered-% | repaired |\n" +
+	"|---|---|---|---|---|---|---|---|---|---|---|---|"
+
+func tableRow(name string, r *Result) string {
+	repaired, _ := r.Counts()
+	return fmt.Sprintf("| %s | %.2f | %.2f | %.2f | %.0f | %.2f | %.0f | %.2f | %.2f | %d |",
+		name, r.Stretch(0.5), r.Stretch(0.99), r.Stretch(1), r.Latency(0.99).Seconds()*1000,
+		r.DuplicatesPerDelivery(), r.BytesPerNode(), r.GossipRatio()*100, r.DeliveredRatio()*100, repaired)
+}
+
+// sweepRow runs one scenario ("regions": every region one after another;
+// "national-N": the national topic with N bridges per region) and checks
+// what every run must satisfy.
+func sweepRow(t *testing.T, scenario string, loss float64, messages int, set func(*Config)) *Result {
+	t.Helper()
+	var cfgs []Config
+	base := DefaultConfig()
+	base.Loss, base.Messages = loss, messages
+	base.Logger = slog.New(slog.DiscardHandler)
+	switch {
+	case scenario == "regions":
+		for _, region := range authority.Regions() {
+			c := base
+			c.Region = region
+			cfgs = append(cfgs, c)
+		}
+	case strings.HasPrefix(scenario, "national-"):
+		b, err := strconv.Atoi(strings.TrimPrefix(scenario, "national-"))
+		if err != nil {
+			t.Fatalf("scenario %q", scenario)
+		}
+		c := base
+		c.Region, c.Bridges = National, b
+		cfgs = append(cfgs, c)
+	default:
+		t.Fatalf("unknown scenario %q", scenario)
+	}
+	var all []*Result
+	for _, c := range cfgs {
+		set(&c)
+		res, err := Run(context.Background(), c)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Region, err)
+		}
+		if _, below := res.Counts(); below > 0 || res.DeliveredRatio() != 1 {
+			t.Errorf("%s: %d deliveries beat their floor; delivered %.2f%%", c.Region, below, res.DeliveredRatio()*100)
+		}
+		all = append(all, res)
+	}
+	return Merge(all...)
+}
