@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"nrmnet/federation/roster"
+)
+
+// TestExampleConfigsParse: the example configs in deploy/examples use only
+// keys the node knows (strict decoding), with the commented other_regions
+// block uncommented too, so the documentation cannot drift from the code.
+func TestExampleConfigsParse(t *testing.T) {
+	for _, name := range []string{"config.yaml", "container-config.yaml"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "examples", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := parseNodeConfig(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if name != "config.yaml" {
+			continue
+		}
+		if len(c.Federation.OtherRegions) != 0 {
+			t.Fatalf("%s: other_regions should be commented out", name)
+		}
+		// Uncomment the block: "  # other_regions:" and the lines under it.
+		un := regexp.MustCompile(`(?m)^  # (other_regions:|  [- ].*)$`).ReplaceAll(b, []byte("  $1"))
+		c, err = parseNodeConfig(bytes.NewReader(un))
+		if err != nil {
+			t.Fatalf("%s with other_regions uncommented: %v", name, err)
+		}
+		if len(c.Federation.OtherRegions) != 1 || c.Federation.OtherRegions[0].Region != "South East" ||
+			len(c.Federation.OtherRegions[0].Anchors) != 2 || c.Federation.OtherRegions[0].Threshold != 2 {
+			t.Fatalf("other_regions parsed as %+v", c.Federation.OtherRegions)
+		}
+	}
+}
+
+// TestOtherRegionSettings: each mistake in federation.other_regions is
+// named with its key; a roster file not yet written is not one.
+func TestOtherRegionSettings(t *testing.T) {
+	key := "ed25519:" + strings.Repeat("A", 43)
+	k1, _ := roster.GenerateAnchorKeyFile(filepath.Join(t.TempDir(), "a1"))
+	k2, _ := roster.GenerateAnchorKeyFile(filepath.Join(t.TempDir(), "a2"))
+	good := []string{roster.FormatAnchorKey(k1), roster.FormatAnchorKey(k2)}
+	dir := t.TempDir()
+	trust, at, errs := otherRegionSettings(dir, "London", []otherRegionConfig{
+		{Region: "South East", RosterFile: "south-east.roster", Anchors: good, Threshold: 2},
+	})
+	if len(errs) != 0 || len(trust) != 1 || trust[0].Roster != nil || at["South East"] != filepath.Join(dir, "south-east.roster") {
+		t.Fatalf("a missing roster file: %v %+v %v", errs, trust, at)
+	}
+	_, _, errs = otherRegionSettings(dir, "London", []otherRegionConfig{
+		{Region: "London", RosterFile: "a", Anchors: good, Threshold: 2},
+		{Region: "Atlantis", RosterFile: "b", Anchors: good, Threshold: 2},
+		{Region: "South East", RosterFile: "c", Anchors: []string{key, "rsa:nope"}, Threshold: 2},
+		{Region: "South East", Anchors: good, Threshold: 3},
+	})
+	want := []string{
+		"other_regions[0].region: London is this node's own region",
+		`other_regions[1].region: "Atlantis" is not a region`,
+		"other_regions[2].anchors[1]",
+		"other_regions[3].region: South East is listed twice",
+		"other_regions[3].roster_file: is required",
+		"other_regions[3]: ",
+	}
+	joined := fmt.Sprint(errs)
+	for _, w := range want {
+		if !strings.Contains(joined, w) {
+			t.Errorf("errors do not say %q:\n%s", w, joined)
+		}
+	}
+}
