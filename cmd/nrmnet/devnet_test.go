@@ -479,15 +479,33 @@ func TestDevnetCountyLinesAlertCrossesRegions(t *testing.T) {
 		waitReady(t, n)
 		byCode[n.Authority] = n
 	}
-	isl, ken := byCode["ISL"], byCode["KEN"]
+	isl, ken, hck := byCode["ISL"], byCode["KEN"], byCode["HCK"]
 	if rs := ken.host.Rosters(); len(rs) != 2 || rs[1].Region != "London" {
 		t.Fatalf("Kent holds %d rosters", len(rs))
+	}
+	// Hackney's coordinator view and metrics show the South East held and
+	// Kent's bridge connected; Islington, no bridge, holds it too.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, page := httpGet(t, "http://"+hck.HTTPAddr()+"/federation")
+		_, metrics := httpGet(t, "http://"+hck.HTTPAddr()+"/metrics")
+		if strings.Contains(page, `data-region="South East"`) && strings.Contains(page, `data-bridge="KEN" data-connected="true"`) &&
+			strings.Contains(metrics, `nrmnet_federation_other_region_bridges_connected{authority="HCK",region="South East"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Hackney's view does not show Kent's bridge connected:\n%s", page)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if _, page := httpGet(t, "http://"+isl.HTTPAddr()+"/federation"); !strings.Contains(page, `data-region="South East"`) {
+		t.Errorf("Islington's view does not list the South East")
 	}
 	lines := raiseDevnetAlerts(ctx, nodes, log)
 	if len(lines) != 2 || !strings.Contains(lines[0], "from ISL to KEN, HCK") || !strings.Contains(lines[0], "KEN holds a variant") {
 		t.Fatalf("raised: %q", lines)
 	}
-	deadline := time.Now().Add(time.Minute)
+	deadline = time.Now().Add(time.Minute)
 	for {
 		ts, err := ken.alerts.Tasks(ctx, devnetWorker("KEN"), false, 0)
 		if err != nil {

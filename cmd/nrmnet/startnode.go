@@ -656,7 +656,8 @@ func (s *regionStatus) RegionView(ctx context.Context) (web.RegionView, error) {
 	now := s.now()
 	v := web.RegionView{
 		Region: r.Region, Self: s.self, RosterSerial: r.Serial, RosterExpires: r.ExpiresAt,
-		Source: "this node's direct connections",
+		Source:       "this node's direct connections",
+		OtherRegions: s.otherRegions(),
 	}
 	var beats gossip.RegionView
 	if s.reports != nil {
@@ -747,6 +748,33 @@ func (s *regionStatus) RegionView(ctx context.Context) (web.RegionView, error) {
 
 // selfReport is this node's own status report, rebuilt at most once per ttl:
 // counting overdue cases is an audited read of the case index.
+// otherRegions describes the other regions' rosters the host holds.
+func (s *regionStatus) otherRegions() []web.OtherRegionStatus {
+	var out []web.OtherRegionStatus
+	net := s.host.Libp2p().Network()
+	for _, r := range s.host.Rosters()[1:] {
+		o := web.OtherRegionStatus{Region: r.Region, RosterSerial: r.Serial, RosterExpires: r.ExpiresAt}
+		for _, m := range r.Members {
+			if m.HasRole(roster.RoleAuthority) {
+				o.Authorities++
+			}
+			if !m.HasRole(roster.RoleBridge) {
+				continue
+			}
+			b := web.BridgeStatus{Code: m.Authority, Name: string(m.Authority)}
+			if a, ok := authority.Lookup(m.Authority); ok {
+				b.Name = a.Name
+			}
+			if id, err := m.ID(); err == nil {
+				b.Connected = net.Connectedness(id) == network.Connected
+			}
+			o.Bridges = append(o.Bridges, b)
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
 func (s *regionStatus) selfReport(ctx context.Context) (web.NodeReport, error) {
 	now := s.now()
 	s.mu.Lock()
@@ -842,6 +870,7 @@ func (n *runningNode) registerMetrics(dataDir string) *httpMetrics {
 		Name: "nrmnet_ready", Help: "1 when the node answers /readyz with 200.", ConstLabels: constLabels,
 	}, func() float64 { return boolFloat(n.ready.Load()) }))
 	reg.MustRegister(newPanelCollector(n.panels, constLabels))
+	reg.MustRegister(newOtherRegionsCollector(n.status, constLabels))
 	gauge("nrmnet_store_cases", "Cases held by the store.", func() float64 { return float64(n.store.CaseCount()) })
 	gauge("nrmnet_outbox_depth", "Messages in the outbox waiting for acknowledgement.", func() float64 { return float64(n.store.OutboxDepth()) })
 	gauge("nrmnet_audit_log_entries", "Entries in the audit log.", func() float64 {

@@ -31,6 +31,29 @@ type RegionView struct {
 	Authorities []AuthorityStatus
 	// Panels are the combined panels members sit on, from the roster.
 	Panels []PanelStatus
+	// OtherRegions are the other regions whose rosters this node holds, so
+	// that national alerts and hand-overs cross to them.
+	OtherRegions []OtherRegionStatus
+}
+
+// OtherRegionStatus is another region as this node holds it.
+type OtherRegionStatus struct {
+	Region        string
+	RosterSerial  uint64
+	RosterExpires time.Time
+	// Authorities counts the authority members on its roster.
+	Authorities int
+	// Bridges are its bridge members, national alerts' way in and out.
+	Bridges []BridgeStatus
+}
+
+// BridgeStatus is another region's bridge and whether this node is
+// connected to it (a bridge keeps connections to the others; an ordinary
+// member connects only when it needs to).
+type BridgeStatus struct {
+	Code      authority.Code
+	Name      string
+	Connected bool
 }
 
 // AuthorityStatus is one member node as the view sees it.
