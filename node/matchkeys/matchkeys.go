@@ -249,25 +249,43 @@ func AlertFields(id v1.ChildIdentity, at time.Time) (v1.AgeBand, v1.Sex) {
 	return v1.AgeBandOf(ageAt(t, at)), sex
 }
 
+// ID names the keys this Deriver derives: the key format's version and the
+// configuration fields that change the keys (not BandSlackDays, which only
+// changes Candidate). Keys cached under one ID are the keys Keys returns
+// for the same identity under any Deriver with that ID.
+func (d *Deriver) ID() string {
+	return fmt.Sprintf("%s;max=%d;year=%t;name=%t", keyDomain, d.cfg.MaxKeys, d.cfg.YearKeys, d.cfg.NameOnly)
+}
+
 // Candidate reports whether a receiver should ask about a case with identity
 // id for an alert carrying band and sex: the sexes agree or either is not
 // known, and the child's age, over its date-of-birth range widened by
-// BandSlackDays, reaches the band.
+// BandSlackDays, reaches the band. It reads only id's Sex and DateOfBirth
+// (see Eligible).
 func (d *Deriver) Candidate(id v1.ChildIdentity, at time.Time, band v1.AgeBand, sex v1.Sex) bool {
-	if !sexMayMatch(id.Sex, sex) {
+	return d.Eligible(id.Sex, id.DateOfBirth, at, band, sex)
+}
+
+// Eligible is Candidate given only the case's recorded sex and date of
+// birth (nil when none is recorded), which is all Candidate reads: a store
+// can keep just these two fields in an index to narrow its cases for an
+// alert and get exactly Candidate's answer. A case with no date of birth,
+// or one that does not parse, is always eligible for its sex.
+func (d *Deriver) Eligible(caseSex v1.Sex, dob *v1.DateOfBirth, at time.Time, band v1.AgeBand, sex v1.Sex) bool {
+	if !sexMayMatch(caseSex, sex) {
 		return false
 	}
 	lo, hi, ok := bandAges(band)
-	if !ok || id.DateOfBirth == nil {
+	if !ok || dob == nil {
 		return true
 	}
-	t, err := id.DateOfBirth.Date.Time()
+	t, err := dob.Date.Time()
 	if err != nil {
 		return true
 	}
 	u := d.cfg.BandSlackDays
-	if id.DateOfBirth.Estimated {
-		u += id.DateOfBirth.UncertaintyDays
+	if dob.Estimated {
+		u += dob.UncertaintyDays
 	}
 	youngest := ageAt(t.AddDate(0, 0, u), at)
 	oldest := ageAt(t.AddDate(0, 0, -u), at)
