@@ -89,3 +89,20 @@ func (s *Store) PeerCheckpoint(code v1.AuthorityCode) (size int64, root []byte, 
 	}
 	return size, root, verifiedAt, found, nil
 }
+
+// AuditSize returns the number of entries in the committed audit log. With
+// ProveConsistency it is what a peer checking this node's log needs: a
+// request for a size beyond it asks about a checkpoint this node never
+// published.
+func (s *Store) AuditSize() (int64, error) {
+	var n int64
+	err := s.view(func(txn *badger.Txn) error {
+		var err error
+		n, err = s.audit.Size(txn)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("audit log size: %w", err)
+	}
+	return n, nil
+}

@@ -59,3 +59,21 @@ func TestPeerCheckpointSurvivesReopen(t *testing.T) {
 		t.Error("another member has a checkpoint it was never given")
 	}
 }
+
+func TestAuditSize(t *testing.T) {
+	s := mustOpen(t, newMemNode(t))
+	before, err := s.AuditSize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Audit(context.Background(), &v1.AuditEntry{At: time.Now().UTC(), Actor: "x", Action: v1.ActionShareSend, Outcome: v1.AuditAllowed}); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := s.AuditCheckpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.AuditSize(); err != nil || n != before+1 || n != cp.Size {
+		t.Errorf("AuditSize = %d, %v; want %d, the checkpoint's size", n, err, before+1)
+	}
+}
