@@ -37,6 +37,15 @@ type MemberStatus struct {
 	// CheckpointConflict is set once it published an inconsistent audit
 	// checkpoint; it stays set until this node restarts.
 	CheckpointConflict bool
+	// AuditVerified is its audit checkpoint this node last verified, with
+	// audit proofs on (EnableAuditProofs): each one proved an extension of
+	// the one before, the first one seen taken on trust. Size 0: none yet.
+	AuditVerified   Checkpoint
+	AuditVerifiedAt time.Time
+	// AuditUnverified says why its latest checkpoint is not verified yet
+	// ("proof pending", "member did not answer", a conflict reason); empty
+	// when it is, or with audit proofs off.
+	AuditUnverified string
 }
 
 // Up counts the members shown up.
@@ -62,17 +71,21 @@ func (v RegionView) Member(code v1.AuthorityCode) (MemberStatus, bool) {
 
 // CheckpointConflict is an audit checkpoint a member published that cannot
 // follow the one it published before: the same size with a different root
-// (two histories), or a smaller size (a history cut short). Either means the
-// member's audit log was rewritten or forked, and a person must look.
+// (two histories), a smaller size (a history cut short), or, with audit
+// proofs on, a larger size the member cannot prove an extension of the
+// checkpoint verified before (a history rewritten, then grown). Each means
+// the member's audit log was rewritten or forked, and a person must look.
 type CheckpointConflict struct {
 	Authority v1.AuthorityCode
 	Previous  Checkpoint
 	Got       Checkpoint
 	Reason    string
-	At        time.Time
+	// Detail is why the proof failed (ConflictInconsistent only).
+	Detail string
+	At     time.Time
 }
 
-// Conflict reasons.
+// Conflict reasons (and ConflictInconsistent, in proofcheck.go).
 const (
 	ConflictForked = "same size, different root"
 	ConflictShrunk = "smaller than before"
@@ -125,6 +138,10 @@ func (s *Service) recordHeartbeat(members map[v1.AuthorityCode]*memberState, hb 
 		return
 	}
 	st.hb, st.lastSeen = hb, s.now()
+	if pc := s.auditProofs(); pc != nil {
+		pc.observe(hb) // it keeps the checkpoints and raises the conflicts
+		return
+	}
 	cp := hb.Checkpoint
 	if cp.Size == 0 && len(cp.Root) == 0 {
 		return // the node reports no audit log yet
@@ -147,14 +164,18 @@ func (s *Service) recordHeartbeat(members map[v1.AuthorityCode]*memberState, hb 
 		return // already raised; the member keeps publishing it
 	}
 	st.raised = Checkpoint{Size: cp.Size, Root: slices.Clone(cp.Root)}
+	s.raiseConflict(CheckpointConflict{Authority: hb.Authority, Previous: prev, Got: cp, Reason: reason, At: s.now()})
+}
+
+// raiseConflict counts, logs and hands a conflict to the observer.
+func (s *Service) raiseConflict(c CheckpointConflict) {
 	s.metrics.conflicts.Inc()
-	c := CheckpointConflict{Authority: hb.Authority, Previous: prev, Got: cp, Reason: reason, At: s.now()}
-	s.log.Error("audit checkpoint conflict: a member's audit log was rewritten or forked",
-		"authority", hb.Authority, "reason", reason, "previous_size", prev.Size, "size", cp.Size)
+	s.log.Error("audit checkpoint conflict: a member's audit log was rewritten or forked; a person must look",
+		"authority", c.Authority, "reason", c.Reason, "detail", c.Detail, "previous_size", c.Previous.Size, "size", c.Got.Size)
 	select {
 	case s.conflict <- c:
 	default:
-		s.log.Error("checkpoint conflict observer is behind; conflict only logged", "authority", hb.Authority)
+		s.log.Error("checkpoint conflict observer is behind; conflict only logged", "authority", c.Authority)
 	}
 }
 
@@ -162,6 +183,7 @@ func (s *Service) buildView(members map[v1.AuthorityCode]*memberState) RegionVie
 	r := s.host.Roster()
 	now := s.now()
 	v := RegionView{Region: r.Region, At: now, RosterSerial: r.Serial}
+	pc := s.auditProofs()
 	for _, m := range r.Members {
 		ms := MemberStatus{Authority: m.Authority, PeerID: m.PeerID, Roles: slices.Clone(m.Roles), Self: m.PeerID == s.self.String()}
 		if st := members[m.Authority]; st != nil {
@@ -170,6 +192,9 @@ func (s *Service) buildView(members map[v1.AuthorityCode]*memberState) RegionVie
 			hb := *st.hb
 			ms.Heartbeat = &hb
 			ms.CheckpointConflict = st.conflict
+		}
+		if pc != nil && !ms.Self {
+			pc.fill(&ms)
 		}
 		v.Members = append(v.Members, ms)
 	}
