@@ -113,6 +113,12 @@ func open(cfg Config, mode openMode) (_ *Store, err error) {
 			err := s.db.View(func(txn *badger.Txn) error { return s.witness.Check(s.audit, txn) })
 			if err != nil {
 				if errors.Is(err, ErrRolledBack) {
+					// A damaged block reads as absent keys (DESIGN.md,
+					// "Badger caveats"), so a log that looks short may be a
+					// damaged one: check the tables before saying rollback.
+					if derr := verifyTables(s.db, cfg.DataDir, "data directory"); derr != nil {
+						return nil, derr
+					}
 					return nil, fmt.Errorf("data directory %s is older than the audit checkpoint witnessed in %s: %w; if an administrator restored an old copy on purpose, restore it with `nrmnet restore` so the rollback is recorded",
 						cfg.DataDir, witnessPath(cfg.KeysDir), err)
 				}
