@@ -134,8 +134,10 @@ A description looks like this:
         out_of_hours: {team: Emergency Duty Team, phone: 020 7226 0992}
         nrm_coordinator: {team: Exploitation and Missing Team, email: nrm@islington.gov.uk}
 
-Roles are authority, witness and coordinator; only witness and coordinator
-nodes may be from another region. Contacts are teams, never people, and all
+Roles are authority, witness, coordinator and bridge; only witness and
+coordinator nodes may be from another region. A bridge keeps connections to
+the bridges of the other regions its node holds (federation.other_regions),
+so that national alerts cross regions: name one or two per region. Contacts are teams, never people, and all
 three are required for the authority role. Every invalid field is reported.`,
 		Example: `  nrmnet roster create --from london.yaml --out london-7.roster
   nrmnet roster create --previous london-6.roster --remove HCK --out london-7.roster`,
