@@ -30,6 +30,10 @@ func (s *Store) CreateCase(ctx context.Context, c *v1.Case, who Access) error {
 		return fmt.Errorf("create case %s: %w: %d bytes encoded, limit %d", c.ID, ErrTooLarge, len(plain), maxCaseValue-caseValueOverhead)
 	}
 	sum := summaryOf(c)
+	cand, err := candidateOf(c.Identity)
+	if err != nil {
+		return fmt.Errorf("create case: %w", err)
+	}
 	r := &request{op: "create case", durable: true, child: c.ChildID}
 	r.apply = func(b *batch) (error, error) {
 		e := s.entry(who, v1.ActionCaseCreate, string(c.ID))
@@ -48,7 +52,7 @@ func (s *Store) CreateCase(ctx context.Context, c *v1.Case, who Access) error {
 			failed(e, "child erased")
 		}
 		if refusal == nil {
-			if err := b.putCase(sum, nil, plain); err != nil {
+			if err := b.putCase(sum, nil, plain, cand); err != nil {
 				return nil, err
 			}
 			b.casesDelta++
@@ -75,6 +79,10 @@ func (s *Store) UpdateCase(ctx context.Context, c *v1.Case, who Access) error {
 		return fmt.Errorf("update case %s: %w: %d bytes encoded, limit %d", c.ID, ErrTooLarge, len(plain), maxCaseValue-caseValueOverhead)
 	}
 	sum := summaryOf(c)
+	cand, err := candidateOf(c.Identity)
+	if err != nil {
+		return fmt.Errorf("update case: %w", err)
+	}
 	r := &request{op: "update case", durable: true, child: c.ChildID}
 	r.apply = func(b *batch) (error, error) {
 		e := s.entry(who, v1.ActionCaseUpdate, string(c.ID))
@@ -91,7 +99,7 @@ func (s *Store) UpdateCase(ctx context.Context, c *v1.Case, who Access) error {
 			failed(e, fmt.Sprintf("revision conflict: stored %d, given %d", old.Revision, c.Revision))
 		}
 		if refusal == nil {
-			if err := b.putCase(sum, &old, plain); err != nil {
+			if err := b.putCase(sum, &old, plain, cand); err != nil {
 				return nil, err
 			}
 		}
@@ -140,8 +148,9 @@ func (b *batch) checkWritable(id v1.CaseID, child v1.ID) (refusal, err error) {
 	return nil, nil
 }
 
-// putCase encrypts and stores a case value and its summary and indexes.
-func (b *batch) putCase(sum CaseSummary, old *CaseSummary, plain []byte) error {
+// putCase encrypts and stores a case value and its summary and indexes,
+// the match-candidate entry cand included.
+func (b *batch) putCase(sum CaseSummary, old *CaseSummary, plain []byte, cand candidateEntry) error {
 	value, err := sealCase(b.keys[sum.ChildID], sum.ID, plain)
 	if err != nil {
 		return err
@@ -149,7 +158,10 @@ func (b *batch) putCase(sum CaseSummary, old *CaseSummary, plain []byte) error {
 	if err := b.txn.Set(caseKey(sum.ID), value); err != nil {
 		return err
 	}
-	return putSummary(b.txn, sum, old)
+	if err := putSummary(b.txn, sum, old); err != nil {
+		return err
+	}
+	return b.putCandidate(sum, cand)
 }
 
 // Case returns a case, decrypted. It is an audited read: who must give a

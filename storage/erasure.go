@@ -72,8 +72,9 @@ func (s *Store) eraseRequest(rec erasureRecord, who Access) *request {
 	return r
 }
 
-// eraseCases deletes the child's cases and index entries, leaves a
-// tombstone for each case, and audits each deletion.
+// eraseCases deletes the child's cases and index entries (match-candidate
+// entries included), leaves a tombstone for each case, and audits each
+// deletion.
 func (b *batch) eraseCases(rec erasureRecord, who Access) (int, error) {
 	var ids []v1.CaseID
 	prefix := childIndexPrefix(rec.ChildID)
@@ -109,6 +110,11 @@ func (b *batch) eraseCases(rec erasureRecord, who Access) (int, error) {
 			return 0, err
 		}
 		b.casesDelta--
+	}
+	// The match-candidate entries, found by their own prefix so that none
+	// can outlive the child.
+	if err := b.deleteCandidates(rec.ChildID); err != nil {
+		return 0, err
 	}
 	return len(ids), nil
 }

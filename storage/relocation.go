@@ -52,6 +52,10 @@ func (s *Store) InstallRelocatedCase(ctx context.Context, c *v1.Case, who Access
 		return false, fmt.Errorf("install relocated case %s: %w: %d bytes encoded, limit %d", c.ID, ErrTooLarge, len(plain), maxCaseValue-caseValueOverhead)
 	}
 	sum := summaryOf(c)
+	cand, err := candidateOf(c.Identity)
+	if err != nil {
+		return false, fmt.Errorf("install relocated case: %w", err)
+	}
 	r := &request{op: "install relocated case", durable: true, child: c.ChildID}
 	r.apply = func(b *batch) (error, error) {
 		replaced = false
@@ -83,7 +87,7 @@ func (s *Store) InstallRelocatedCase(ctx context.Context, c *v1.Case, who Access
 			if exists {
 				prev = &old
 			}
-			if err := b.putCase(sum, prev, plain); err != nil {
+			if err := b.putCase(sum, prev, plain, cand); err != nil {
 				return nil, err
 			}
 			if !exists {
@@ -120,6 +124,10 @@ func (s *Store) TransferOutCase(ctx context.Context, next, sent *v1.Case, who Ac
 		return fmt.Errorf("transfer out case: sent copy: %w", err)
 	}
 	sum := summaryOf(next)
+	cand, err := candidateOf(next.Identity)
+	if err != nil {
+		return fmt.Errorf("transfer out case: %w", err)
+	}
 	r := &request{op: "transfer out case", durable: true, child: next.ChildID}
 	r.apply = func(b *batch) (error, error) {
 		e := s.entry(who, v1.ActionCaseUpdate, string(next.ID))
@@ -148,7 +156,7 @@ func (s *Store) TransferOutCase(ctx context.Context, next, sent *v1.Case, who Ac
 			if err := b.txn.Set(sentCaseKey(sent.ID), value); err != nil {
 				return nil, err
 			}
-			if err := b.putCase(sum, &old, plain); err != nil {
+			if err := b.putCase(sum, &old, plain, cand); err != nil {
 				return nil, err
 			}
 		}

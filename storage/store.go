@@ -56,8 +56,9 @@ type openMode struct {
 // validates cfg, loads the keys, opens both databases, refuses a data
 // directory older than the witnessed audit checkpoint (ErrRolledBack),
 // completes any interrupted erasure, revokes again any user the revocation
-// ledger in keys/ names but data/ holds live (audited), and starts the writer
-// and the value-log garbage collector.
+// ledger in keys/ names but data/ holds live (audited), checks the
+// match-candidate index (building it if the store has none), and starts the
+// writer and the value-log garbage collector.
 func Open(cfg Config) (*Store, error) { return open(cfg, openMode{}) }
 
 func open(cfg Config, mode openMode) (_ *Store, err error) {
@@ -133,6 +134,9 @@ func open(cfg Config, mode openMode) (_ *Store, err error) {
 		return nil, err
 	}
 	if err := s.reconcileRevocations(); err != nil {
+		return nil, err
+	}
+	if err := s.checkCandidateIndex(); err != nil {
 		return nil, err
 	}
 	if err := s.countRecords(); err != nil {
