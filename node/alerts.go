@@ -62,6 +62,14 @@ type AlertStore interface {
 	ResolveMatchTask(ctx context.Context, id v1.ID, resolution, reason string, who storage.Access) (storage.MatchTask, error)
 }
 
+// CandidateStore is what an AlertStore offers to narrow private matching
+// through an index instead of decrypting every case; *storage.Store
+// satisfies it. CrossBorder uses it when its store has it, and scans every
+// identity with CaseIdentities otherwise: both give the same candidates.
+type CandidateStore interface {
+	MatchCandidates(ctx context.Context, subject string, who storage.Access, q storage.CandidateQuery, fn func(v1.CaseID, []storage.MatchKey) error) error
+}
+
 // AlertPublisher hands a signed alert to the federation, which keeps it
 // and re-publishes it until every target acknowledges it or it expires.
 // The composition root adapts federation/gossip's Service to it.
@@ -404,22 +412,7 @@ func (c *CrossBorder) match(ctx context.Context, a *v1.CrossBorderAlert, now tim
 	scan := storage.Access{Actor: "node", Role: "node",
 		Purpose:    "private matching for cross-border alert " + string(a.ID) + " from " + string(a.Issuer),
 		LegalBasis: a.LegalBasis}
-	var cands []MatchCandidate
-	strengths := map[v1.CaseID][]matchkeys.Strength{}
-	err := c.store.CaseIdentities(ctx, string(a.ID), scan, func(id v1.CaseID, ident v1.ChildIdentity) error {
-		if !c.keys.Candidate(ident, now, a.AgeBand, a.Sex) {
-			return nil
-		}
-		ks := c.keys.Keys(ident)
-		if len(ks) == 0 {
-			return nil
-		}
-		cands = append(cands, MatchCandidate{Case: id, Keys: keyBytes(ks)})
-		for _, k := range ks {
-			strengths[id] = append(strengths[id], k.Strength)
-		}
-		return nil
-	})
+	cands, strengths, err := c.candidates(ctx, a, now, scan)
 	if err != nil {
 		return 0, classify(err)
 	}
@@ -453,6 +446,67 @@ func (c *CrossBorder) match(ctx context.Context, a *v1.CrossBorderAlert, now tim
 		return raisedTasks, fmt.Errorf("%w: matching alert %s with its issuer %s: %w", ErrUnavailable, a.ID, a.Issuer, matchErr)
 	}
 	return raisedTasks, nil
+}
+
+// candidates returns this authority's cases that may be an alert's child
+// (matchkeys Candidate: the alert's age band and sex) and have identity
+// keys, with the keys' strengths. Through a CandidateStore only eligible
+// cases are decrypted, and their keys are derived once and cached by the
+// store; otherwise every case's identity is read and tested. Either way it
+// is one audited read with scan's purpose and legal basis.
+func (c *CrossBorder) candidates(ctx context.Context, a *v1.CrossBorderAlert, now time.Time, scan storage.Access) ([]MatchCandidate, map[v1.CaseID][]matchkeys.Strength, error) {
+	var cands []MatchCandidate
+	strengths := map[v1.CaseID][]matchkeys.Strength{}
+	if cs, ok := c.store.(CandidateStore); ok {
+		err := cs.MatchCandidates(ctx, string(a.ID), scan, c.candidateQuery(a, now), func(id v1.CaseID, ks []storage.MatchKey) error {
+			if len(ks) == 0 {
+				return nil
+			}
+			m := MatchCandidate{Case: id, Keys: make([][]byte, len(ks))}
+			ss := make([]matchkeys.Strength, len(ks))
+			for i, k := range ks {
+				m.Keys[i], ss[i] = k.Bytes, matchkeys.Strength(k.Strength)
+			}
+			cands = append(cands, m)
+			strengths[id] = ss
+			return nil
+		})
+		return cands, strengths, err
+	}
+	err := c.store.CaseIdentities(ctx, string(a.ID), scan, func(id v1.CaseID, ident v1.ChildIdentity) error {
+		if !c.keys.Candidate(ident, now, a.AgeBand, a.Sex) {
+			return nil
+		}
+		ks := c.keys.Keys(ident)
+		if len(ks) == 0 {
+			return nil
+		}
+		cands = append(cands, MatchCandidate{Case: id, Keys: keyBytes(ks)})
+		for _, k := range ks {
+			strengths[id] = append(strengths[id], k.Strength)
+		}
+		return nil
+	})
+	return cands, strengths, err
+}
+
+// candidateQuery is the store's side of candidates: the alert's age band
+// and sex test on the indexed fields, and the key derivation to cache.
+func (c *CrossBorder) candidateQuery(a *v1.CrossBorderAlert, now time.Time) storage.CandidateQuery {
+	return storage.CandidateQuery{
+		Eligible: func(sex v1.Sex, dob *v1.DateOfBirth) bool {
+			return c.keys.Eligible(sex, dob, now, a.AgeBand, a.Sex)
+		},
+		Deriver: c.keys.ID(),
+		Derive: func(ident v1.ChildIdentity) []storage.MatchKey {
+			ks := c.keys.Keys(ident)
+			out := make([]storage.MatchKey, len(ks))
+			for i, k := range ks {
+				out[i] = storage.MatchKey{Bytes: k.Bytes, Strength: uint8(k.Strength)}
+			}
+			return out
+		},
+	}
 }
 
 // RecordAck records an authority's acknowledgement of an alert this node
