@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	"nrmnet/schemas/authority"
@@ -28,8 +27,10 @@ func benchRegions() []string {
 
 // BenchmarkRegions runs every region of authority.All (207 nodes in 11
 // mocknets, one after another, full mesh, 20 ms links), once per
-// (protocol, loss) pair, and reports latency against the floor,
-// duplicates, bytes and delivery. Run it with -benchtime=1x: one
+// (protocol, loss) pair, in real time, and reports latency against the
+// floor, duplicates, bytes and delivery. Real time puts the CPU cost of a
+// whole region on one machine into the latencies; TestSweep gives the
+// protocol's own latencies in virtual time. Run it with -benchtime=1x: one
 // iteration is a whole sweep.
 func BenchmarkRegions(b *testing.B) {
 	for _, p := range []Protocol{GossipSub, FloodSub} {
@@ -38,21 +39,6 @@ func BenchmarkRegions(b *testing.B) {
 				sweep(b, func(c *Config) { c.Protocol, c.Loss = p, loss })
 			})
 		}
-	}
-}
-
-// BenchmarkRegionsLowDegree is an experiment beside the production
-// settings: the same sweep over GossipSub with the mesh degree lowered to
-// D 3 (D_lo 2, D_hi 4, D_out 0, D_score 1). With flood publish on a full
-// mesh every node already hears the publisher directly, so mesh forwarding
-// only adds duplicates; this measures how many a smaller mesh saves.
-func BenchmarkRegionsLowDegree(b *testing.B) {
-	params := pubsub.DefaultGossipSubParams()
-	params.D, params.Dlo, params.Dhi, params.Dout, params.Dscore = 3, 2, 4, 0, 1
-	for _, loss := range []float64{0, 0.3} {
-		b.Run(fmt.Sprintf("gossipsub-D3/loss=%.0f%%", loss*100), func(b *testing.B) {
-			sweep(b, func(c *Config) { c.Loss, c.GossipSubParams = loss, &params })
-		})
 	}
 }
 
