@@ -48,14 +48,28 @@ const (
 // of one alert meet here, so the handler sees each alert once.
 func (s *Service) inboxLoop() {
 	defer s.wg.Done()
+	var spread peer.ID // a peer of another region we fetched alerts from
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case in := <-s.inbox:
-			s.deliver(in)
+			if s.deliver(in) && in.via == "digest" && s.fromOtherRegion(in.from) {
+				spread = in.from
+			}
+			if spread != "" && len(s.inbox) == 0 {
+				s.spreadFromOtherRegion(spread)
+				spread = ""
+			}
 		}
 	}
+}
+
+// fromOtherRegion reports whether this node is a bridge and p a member of
+// another region.
+func (s *Service) fromOtherRegion(p peer.ID) bool {
+	l, ok := s.host.LookupPeer(p)
+	return ok && l.Region != s.region && s.isBridge()
 }
 
 func (s *Service) targetsMe(a *v1.CrossBorderAlert) bool {
@@ -63,22 +77,24 @@ func (s *Service) targetsMe(a *v1.CrossBorderAlert) bool {
 	return ok && m.HasRole(roster.RoleAuthority) && isTargeted(a, s.me, s.region)
 }
 
-func (s *Service) deliver(in incoming) {
+// deliver hands one alert over and records it; it reports whether the alert
+// was newly recorded.
+func (s *Service) deliver(in incoming) bool {
 	a := in.alert
 	if a.Issuer == s.me {
-		return
+		return false
 	}
 	_, _, found, err := s.cfg.Seen.GetSeen(a.ID)
 	if err != nil {
 		s.log.Error("read seen alerts", "alert", a.ID, "err", err)
-		return
+		return false
 	}
 	targeted := s.targetsMe(a)
 	if found {
 		if targeted {
 			s.queueAck(a)
 		}
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StreamTimeout)
 	defer cancel()
@@ -87,12 +103,12 @@ func (s *Service) deliver(in incoming) {
 		if err != nil {
 			s.metrics.handlerErrors.Inc()
 			s.log.Error("alert handler failed; the alert stays unacknowledged", "alert", a.ID, "err", err)
-			return
+			return false
 		}
 	}
 	if _, err := s.cfg.Seen.PutSeen(ctx, a.ID, s.now().UTC(), a.ExpiresAt, in.envelope); err != nil {
 		s.log.Error("record seen alert; it stays unacknowledged", "alert", a.ID, "err", err)
-		return
+		return false
 	}
 	if in.via == "digest" {
 		s.metrics.repaired.Inc()
@@ -101,6 +117,7 @@ func (s *Service) deliver(in incoming) {
 	if targeted {
 		s.queueAck(a)
 	}
+	return true
 }
 
 // maybeAck queues a fresh acknowledgement of an alert already held, when it

@@ -31,17 +31,32 @@ import (
 // triggered by events (connections, a peer's digest).
 const pullCooldown = 2 * time.Second
 
+// pullRequest asks for an exchange with peer. since, when set, is when the
+// peer was seen to hold alerts this node lacks (its digest listed them): the
+// exchange then happens unless one with the peer started after that time,
+// cooldown or not, since the evidence is new.
+type pullRequest struct {
+	peer  peer.ID
+	since time.Time
+}
+
 // requestPull asks the digest loop for an exchange with p, if it is a
 // member and the loop is not too busy.
-func (s *Service) requestPull(p peer.ID) {
-	if p == s.self {
+func (s *Service) requestPull(p peer.ID) { s.queuePull(pullRequest{peer: p}) }
+
+// requestPullFor asks for an exchange with p, which holds alerts this node
+// lacks.
+func (s *Service) requestPullFor(p peer.ID) { s.queuePull(pullRequest{peer: p, since: time.Now()}) }
+
+func (s *Service) queuePull(r pullRequest) {
+	if r.peer == s.self {
 		return
 	}
-	if _, ok := s.host.LookupPeer(p); !ok {
+	if _, ok := s.host.LookupPeer(r.peer); !ok {
 		return
 	}
 	select {
-	case s.pulls <- p:
+	case s.pulls <- r:
 	default:
 	}
 }
@@ -56,10 +71,17 @@ func (s *Service) digestLoop() {
 		select {
 		case <-s.ctx.Done():
 			return
-		case p := <-s.pulls:
-			if time.Since(last[p]) < pullCooldown {
+		case r := <-s.pulls:
+			p := r.peer
+			if r.since.IsZero() && time.Since(last[p]) < pullCooldown {
+				s.log.Debug("digest exchange skipped: cooldown", "peer", p)
 				continue
 			}
+			if !r.since.IsZero() && last[p].After(r.since) {
+				s.log.Debug("digest exchange skipped: one ran since", "peer", p)
+				continue // an exchange since then fetched what was lacking
+			}
+			s.log.Debug("digest exchange starts", "peer", p, "lacking", !r.since.IsZero())
 			last[p] = time.Now()
 			s.pullFrom(p)
 		case <-tick.C:
@@ -95,6 +117,27 @@ func (s *Service) pullFrom(p peer.ID) {
 	s.metrics.digests.WithLabelValues("done").Inc()
 	if n > 0 {
 		s.log.Info("digest exchange fetched missing alerts", "peer", p, "alerts", n)
+	}
+}
+
+// spreadFromOtherRegion: a bridge that has just fetched alerts from another
+// region's bridge (the link between them was down when they were published)
+// holds national alerts its own region may all lack, and that gossip will
+// not carry again (the issuer's re-publishes stop at the first node that
+// holds the alert). It starts an exchange with every connected member of
+// its region: each sees, in the bridge's digest, IDs it lacks and pulls them
+// at once, instead of waiting for its next random exchange. Only bridges do
+// this, and only after a fetch across regions, so it cannot cascade. The
+// inbox loop calls it once the fetched alerts are recorded (so the digest
+// lists them), once per batch.
+func (s *Service) spreadFromOtherRegion(from peer.ID) {
+	net := s.host.Libp2p().Network()
+	for _, q := range s.host.Roster().PeerIDs() {
+		if q != s.self && net.Connectedness(q) == network.Connected {
+			// Our digest now lists what q lacks: exchange even if we did
+			// a moment ago.
+			s.requestPullFor(q)
+		}
 	}
 }
 
@@ -274,7 +317,7 @@ func (s *Service) answerDigest(st network.Stream, remote peer.ID, remoteRegion s
 	// The peer holds alerts we do not: pull them in turn.
 	for _, id := range theirs {
 		if !held[id] {
-			s.requestPull(remote)
+			s.requestPullFor(remote)
 			break
 		}
 	}

@@ -64,6 +64,9 @@ type member struct {
 	region     string
 	anchors    []ed25519.PrivateKey
 	neighbours []federation.RegionTrust
+	// digestInterval, when set, replaces the tests' one-second
+	// DigestInterval (a long one leaves only event-driven repair).
+	digestInterval time.Duration
 }
 
 func (m *member) regionName() string {
@@ -281,6 +284,9 @@ func testConfig(m *member) gossip.Config {
 	cfg.RetryMin = 500 * time.Millisecond
 	cfg.RetryMax = 2 * time.Second
 	cfg.DigestInterval = time.Second
+	if m.digestInterval > 0 {
+		cfg.DigestInterval = m.digestInterval
+	}
 	cfg.StreamTimeout = 5 * time.Second
 	cfg.OnCheckpointConflict = m.onConflict
 	m.acks = make(chan gossip.AckReceived, 64)

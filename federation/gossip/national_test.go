@@ -241,3 +241,55 @@ func outboxTargets(t *testing.T, m *member, id v1.ID) int {
 	}
 	return 0
 }
+
+// TestNationalAlertRepairedAcrossRegions: London's bridge is down when a
+// London member raises a national alert, so nothing reaches the South East,
+// and the issuer's re-publishes stop at London's members, who already hold
+// it. The South East's members make no periodic digest exchanges in this
+// test (ten-minute interval). When London's bridge returns, the South East
+// bridge fetches the alert across regions and at once starts an exchange
+// with each member of its region, so they all receive it and acknowledge.
+func TestNationalAlertRepairedAcrossRegions(t *testing.T) {
+	london, south := twoRegions(t)
+	for _, m := range south.members {
+		m.digestInterval = 10 * time.Minute
+	}
+	bridge := london.members[0]
+	for _, r := range []*region{london, south} {
+		for _, m := range r.members {
+			if m != bridge {
+				m.startService()
+			}
+		}
+	}
+	bridge.host.Close()
+	bridge.host = nil
+	london.waitMesh(london.members[1:]...)
+	south.waitMesh(south.members...)
+
+	issuer := london.members[1]
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	national := newAlert(issuer.code, func(a *v1.CrossBorderAlert) {
+		a.Type, a.National, a.TargetRegions = v1.AlertCountyLines, true, nil
+	})
+	if _, err := issuer.svc.Publish(ctx, national); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "London's other member received it", func() bool { return len(london.members[2].inbox.received(national.ID)) == 1 })
+	for _, m := range south.members {
+		if len(m.inbox.received(national.ID)) != 0 {
+			t.Fatalf("%s received the alert with London's bridge down", m.code)
+		}
+	}
+
+	bridge.startHost(london.signed)
+	if err := bridge.host.UpdateRoster(south.signed); err != nil {
+		t.Fatal(err)
+	}
+	bridge.startService()
+	for _, m := range append(south.members, bridge) {
+		eventually(t, string(m.code)+" received the national alert", func() bool { return len(m.inbox.received(national.ID)) == 1 })
+	}
+	eventually(t, "every target acknowledged", func() bool { return issuer.store.OutboxDepth() == 0 })
+}

@@ -69,7 +69,7 @@ type Service struct {
 
 	inbox    chan incoming
 	acks     chan ackJob
-	pulls    chan peer.ID
+	pulls    chan pullRequest
 	beats    chan *Heartbeat
 	views    chan chan RegionView
 	conflict chan CheckpointConflict
@@ -135,7 +135,7 @@ func newService(ctx context.Context, cfg Config, tap func(what string, b []byte)
 		labels:   map[string]string{},
 		inbox:    make(chan incoming, 256),
 		acks:     make(chan ackJob, 256),
-		pulls:    make(chan peer.ID, 64),
+		pulls:    make(chan pullRequest, 64),
 		beats:    make(chan *Heartbeat, 64),
 		views:    make(chan chan RegionView),
 		conflict: make(chan CheckpointConflict, 64),
