@@ -518,7 +518,12 @@ func (s *Store) MatchCandidates(ctx context.Context, subject string, who Access,
 	if err := s.record(ctx, e, true); err != nil {
 		return fmt.Errorf("match candidates: audit: %w", err)
 	}
+	// Derived keys are cached as the scan goes and whatever way it ends, so
+	// that a first scan cut short by its caller's deadline (the first alert
+	// after an upgrade decrypts every candidate) still leaves the next one
+	// less to do.
 	var fills []candidateFill
+	defer func() { s.cacheCandidates(ctx, fills) }()
 	for _, cand := range found {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -535,15 +540,16 @@ func (s *Store) MatchCandidates(ctx context.Context, subject string, who Access,
 				continue
 			}
 			if fill != nil {
-				fills = append(fills, *fill)
+				if fills = append(fills, *fill); len(fills) == candidateFillBatch {
+					s.cacheCandidates(ctx, fills)
+					fills = nil
+				}
 			}
 		}
 		if err := fn(cand.id, keys); err != nil {
-			s.cacheCandidates(ctx, fills)
 			return err
 		}
 	}
-	s.cacheCandidates(ctx, fills)
 	return nil
 }
 

@@ -527,3 +527,33 @@ func TestMatchCandidatesConcurrentWithWrites(t *testing.T) {
 		t.Errorf("%d candidates, %d entries; want 16 each", len(want), indexSize(t, s))
 	}
 }
+
+// A scan cut short (its caller's deadline) keeps the keys it derived, in
+// batches and at the end, so the next scan goes on from there.
+func TestCutShortScanKeepsDerivedKeys(t *testing.T) {
+	s := mustOpen(t, newMemNode(t))
+	const n, stopAt = candidateFillBatch + 60, candidateFillBatch + 20
+	for range n {
+		mustCreate(t, s, newCase(v1.NewID()))
+	}
+	tq := &testQuery{deriver: "test/1"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	err := s.MatchCandidates(ctx, "first", nodeWho, tq.query(), func(v1.CaseID, []MatchKey) error {
+		if calls++; calls == stopAt {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || tq.derived != stopAt {
+		t.Fatalf("cut short: %v after %d derivations; want context.Canceled after %d", err, tq.derived, stopAt)
+	}
+	before := tq.derived
+	if got := indexedScan(t, s, tq.query()); len(got) != n {
+		t.Fatalf("second scan: %d candidates, want %d", len(got), n)
+	}
+	if d := tq.derived - before; d != n-stopAt {
+		t.Errorf("second scan derived %d, want %d (the first scan's %d kept)", d, n-stopAt, stopAt)
+	}
+}
