@@ -21,7 +21,6 @@ import (
 	"nrmnet/consensus"
 	"nrmnet/consensus/panel"
 	"nrmnet/consensus/transport"
-	"nrmnet/federation"
 	"nrmnet/federation/gossip"
 	"nrmnet/federation/match"
 	"nrmnet/federation/roster"
@@ -147,21 +146,7 @@ func wireLeakScenario(t *testing.T, lc leakConfig) {
 		}
 	}
 	tap := &wiretap{}
-	opts := devnetStartOptions(log)
-	opts.DemoPrincipal = nil
-	devnetFederation := opts.Federation
-	opts.Federation = func(c *federation.Config) {
-		devnetFederation(c)
-		c.WrapMuxer = tap.wrap
-	}
-	opts.Gossip = func(c *gossip.Config) {
-		c.HeartbeatInterval = time.Second
-		c.DownAfter = 5 * time.Second
-		c.DigestInterval = 2 * time.Second
-		// Re-publishing waits longer than the test runs, so a target that
-		// was offline when the alert went out can only get it by digest.
-		c.RetryMin, c.RetryMax = 30*time.Minute, time.Hour
-	}
+	opts := leakStartOptions(log, tap)
 	nodes, err := startDevnet(ctx, dir, m, "127.0.0.1", 0, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +190,7 @@ func wireLeakScenario(t *testing.T, lc leakConfig) {
 		t.Fatal(err)
 	}
 	draw := newCanaryDraw(now)
-	alertBase, variant := draw.alertChild(t, d)
+	alertBase, variant := draw.alertChild(t, d, "ISL", leakAlertChild)
 	rejectedBase := draw.child(t, "ISL", leakRejectedChild, nil)
 	acceptedBase := draw.child(t, "ISL", leakAcceptedChild, nil)
 	panelBase := draw.child(t, "ISL", leakPanelChild, func(c *v1.Case) bool {
@@ -638,14 +623,15 @@ func (cd *canaryDraw) child(t *testing.T, code authority.Code, name string, keep
 	return nil
 }
 
-// alertChild draws ISL's canary child and HCK's variant of it that shares
-// an identity key with it and passes the alert's age and sex narrowing, so
-// that HCK's private matching finds it.
-func (cd *canaryDraw) alertChild(t *testing.T, d *matchkeys.Deriver) (*v1.Case, v1.ChildIdentity) {
+// alertChild draws issuer's canary child of the given name and a variant of
+// it (as a target might hold it) that shares an identity key with it and
+// passes the alert's age and sex narrowing, so that the target's private
+// matching finds it.
+func (cd *canaryDraw) alertChild(t *testing.T, d *matchkeys.Deriver, issuer authority.Code, name string) (*v1.Case, v1.ChildIdentity) {
 	t.Helper()
-	g := cd.gen("ISL")
+	g := cd.gen(issuer)
 	for range 500 {
-		c := synthetic.CanaryCase(g, leakAlertChild)
+		c := synthetic.CanaryCase(g, name)
 		v := g.Variant(c)
 		band, sex := matchkeys.AlertFields(c.Identity, cd.now)
 		if !cd.usable(c.Identity) || v.DateOfBirth == nil || (v.DateOfBirth.Date != c.Identity.DateOfBirth.Date && cd.dobs[v.DateOfBirth.Date]) {
