@@ -428,9 +428,10 @@ type candidateFill struct {
 // has no keys cached under q.Deriver (its keys are then derived with
 // q.Derive and cached). The scan is one audited read (case.match_scan, with
 // who's purpose and legal basis), committed before fn is first called.
-// Cases whose child key is lost, or whose entry or case is unreadable, are
-// skipped, as CaseIdentities skips them. fn's error stops the scan and is
-// returned.
+// Cases whose child key is lost, or whose case is unreadable, are skipped,
+// as CaseIdentities skips them; a case whose entry does not open is decided
+// on the case itself, and its entry replaced. fn's error stops the scan and
+// is returned; keys derived before it are still cached.
 func (s *Store) MatchCandidates(ctx context.Context, subject string, who Access, q CandidateQuery, fn func(id v1.CaseID, keys []MatchKey) error) error {
 	if err := who.check(true); err != nil {
 		return fmt.Errorf("match candidates: %w", err)
