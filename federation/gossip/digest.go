@@ -149,6 +149,13 @@ func (s *Service) pull(p peer.ID) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("list live alerts: %w", err)
 	}
+	// A peer of another region hears only of national alerts, not even
+	// the IDs of this region's own.
+	if l, ok := s.host.LookupPeer(p); ok && l.Region != s.region {
+		if mine, err = s.nationalOnly(mine); err != nil {
+			return 0, err
+		}
+	}
 	st, err := s.host.Libp2p().NewStream(ctx, p, DigestProtocol)
 	if err != nil {
 		return 0, err
