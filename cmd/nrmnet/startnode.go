@@ -382,6 +382,12 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	if n.gossip, err = gossip.New(ctx, gc); err != nil {
 		return nil, err
 	}
+	// Members prove their audit logs only grow: each node asks for and
+	// checks consistency proofs, and keeps each member's last verified
+	// checkpoint in its store.
+	if err := n.gossip.EnableAuditProofs(gossip.ProofConfig{Prover: n.store, References: n.store}); err != nil {
+		return nil, fmt.Errorf("gossip audit proofs: %w", err)
+	}
 	pub.Bind(n.gossip)
 	n.status.reports = n.gossip
 
@@ -710,9 +716,13 @@ func (s *regionStatus) RegionView(ctx context.Context) (web.RegionView, error) {
 				if ms.LastSeen.After(st.LastSeen) && !st.Up {
 					st.LastSeen = ms.LastSeen
 				}
-				if ms.CheckpointConflict {
-					witnessed := false
-					st.Report.AuditWitnessed = &witnessed
+				switch {
+				case ms.CheckpointConflict:
+					st.Report.AuditInconsistent, st.Report.AuditProblem = true, ms.AuditUnverified
+				case ms.AuditVerified.Size > 0 && ms.AuditVerified.Size == ms.Heartbeat.Checkpoint.Size:
+					st.Report.AuditVerified = true
+				default:
+					st.Report.AuditProblem = ms.AuditUnverified
 				}
 				for _, p := range ms.Heartbeat.Panels {
 					if p.Leader != "" {

@@ -62,17 +62,8 @@ type auditMetrics struct {
 	served *prometheus.CounterVec // result: the status sent, or not_member, malformed
 }
 
-// auditStates holds the audit proof state of each service that turned it
-// on, until Service has a field for it.
-var auditStates sync.Map // *Service -> *proofChecker
-
 // auditProofs returns the service's checker, nil when proofs are off.
-func (s *Service) auditProofs() *proofChecker {
-	if v, ok := auditStates.Load(s); ok {
-		return v.(*proofChecker)
-	}
-	return nil
-}
+func (s *Service) auditProofs() *proofChecker { return s.proofs.Load() }
 
 func newAuditMetrics() *auditMetrics {
 	const ns, sub = "nrmnet", "gossip"
@@ -117,13 +108,13 @@ func (s *Service) EnableAuditProofs(cfg ProofConfig) error {
 	if s.closing {
 		return ErrClosed
 	}
-	if _, loaded := auditStates.LoadOrStore(s, pc); loaded {
+	if !s.proofs.CompareAndSwap(nil, pc) {
 		return fmt.Errorf("%w: audit proofs are already on", ErrConfig)
 	}
 	if s.cfg.Registry != nil {
 		for _, c := range []prometheus.Collector{pc.metrics.proofs, pc.metrics.served} {
 			if err := s.cfg.Registry.Register(c); err != nil {
-				auditStates.Delete(s)
+				s.proofs.Store(nil)
 				return fmt.Errorf("%w: audit proof metrics: %v", ErrConfig, err)
 			}
 		}
@@ -186,8 +177,7 @@ func (pc *proofChecker) observe(hb *Heartbeat) {
 func (pc *proofChecker) loop() {
 	s := pc.s
 	defer s.wg.Done()
-	defer auditStates.Delete(s)
-	defer s.host.Libp2p().RemoveStreamHandler(AuditProofProtocol)
+	defer s.proofs.Store(nil)
 	for _, m := range s.host.Roster().Members {
 		if m.Authority != s.me {
 			pc.state(m.Authority)

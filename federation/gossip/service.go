@@ -70,6 +70,7 @@ type Service struct {
 	inbox    chan incoming
 	acks     chan ackJob
 	pulls    chan pullRequest
+	proofs   atomic.Pointer[proofChecker] // nil until EnableAuditProofs
 	beats    chan *Heartbeat
 	views    chan chan RegionView
 	conflict chan CheckpointConflict
@@ -226,6 +227,7 @@ func (s *Service) Close() error {
 		lh := s.host.Libp2p()
 		lh.RemoveStreamHandler(AckProtocol)
 		lh.RemoveStreamHandler(DigestProtocol)
+		lh.RemoveStreamHandler(AuditProofProtocol)
 		if s.notifee != nil {
 			lh.Network().StopNotify(s.notifee)
 		}

@@ -86,9 +86,13 @@ type NodeReport struct {
 	// hex, possibly shortened).
 	AuditSize int64
 	AuditRoot string
-	// AuditWitnessed says whether another member has checked the checkpoint;
-	// nil when not known.
-	AuditWitnessed *bool
+	// AuditVerified says this node checked the member's checkpoint with a
+	// consistency proof from the one before; AuditProblem, when set, says
+	// why it is not verified (waiting for a proof, no answer) or that it is
+	// inconsistent (AuditInconsistent).
+	AuditVerified     bool
+	AuditInconsistent bool
+	AuditProblem      string
 }
 
 // PanelStatus is one combined panel.
