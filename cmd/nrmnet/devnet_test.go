@@ -501,6 +501,20 @@ func TestDevnetCountyLinesAlertCrossesRegions(t *testing.T) {
 	if _, page := httpGet(t, "http://"+isl.HTTPAddr()+"/federation"); !strings.Contains(page, `data-region="South East"`) {
 		t.Errorf("Islington's view does not list the South East")
 	}
+	// Islington checks Hackney's audit log by consistency proofs: its view
+	// shows Hackney's checkpoint verified.
+	deadline = time.Now().Add(time.Minute)
+	for {
+		_, page := httpGet(t, "http://"+isl.HTTPAddr()+"/federation")
+		i := strings.Index(page, `data-authority="HCK"`)
+		if i >= 0 && strings.Contains(page[i:i+min(len(page)-i, 3000)], `data-audit="verified"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Islington's view never shows Hackney's audit log verified:\n%s", page)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	lines := raiseDevnetAlerts(ctx, nodes, log)
 	if len(lines) != 2 || !strings.Contains(lines[0], "from ISL to KEN, HCK") || !strings.Contains(lines[0], "KEN holds a variant") {
 		t.Fatalf("raised: %q", lines)
