@@ -355,10 +355,14 @@ func targets(a *v1.CrossBorderAlert, code v1.AuthorityCode) bool {
 // validated (signature, roster, expiry, replay): it checks the alert
 // again, stores it (audited alert.receive), runs private matching against
 // this authority's own cases, and raises a task for a person on every
-// possible match. It returns nil once the alert is stored and matched, so
-// the federation acknowledges it; on an error the alert is not
-// acknowledged and a later copy is handed over again. It is idempotent by
-// alert ID: a copy of an alert already matched changes nothing.
+// possible match. It returns nil once the alert is stored, so the
+// federation acknowledges it: the acknowledgement says the alert is
+// recorded here, not that matching is done. If matching fails or runs out
+// of time (the issuer unreachable, a very large caseload), the alert stays
+// recorded as unmatched and MatchPending finishes it later; an error means
+// the alert was not stored, and a later copy is handed over again. It is
+// idempotent by alert ID: a copy of an alert already matched changes
+// nothing.
 func (c *CrossBorder) ReceiveAlert(ctx context.Context, a *v1.CrossBorderAlert, via string) error {
 	if a == nil {
 		return fmt.Errorf("%w: no alert", ErrInvalid)
@@ -391,16 +395,60 @@ func (c *CrossBorder) ReceiveAlert(ctx context.Context, a *v1.CrossBorderAlert, 
 			return nil
 		}
 	}
-	tasks, err := c.match(ctx, a, now)
+	tasks, err := c.matchAndMark(ctx, a, now)
 	if err != nil {
-		c.log.Warn("alert stored, matching unfinished", "alert", string(a.ID), "issuer", string(a.Issuer), "tasks", tasks, "err", err)
-		return err
-	}
-	if err := c.store.MarkAlertMatched(ctx, a.ID, c.n.now().UTC(), tasks); err != nil {
-		return classify(err)
+		// Recorded: acknowledge it; MatchPending resumes the matching.
+		c.log.Warn("alert stored; matching unfinished, to be resumed", "alert", string(a.ID), "issuer", string(a.Issuer), "tasks", tasks, "err", err)
+		return nil
 	}
 	c.log.Info("alert received", "alert", string(a.ID), "issuer", string(a.Issuer), "via", via, "tasks", tasks)
 	return nil
+}
+
+// matchAndMark matches an alert and records it as matched.
+func (c *CrossBorder) matchAndMark(ctx context.Context, a *v1.CrossBorderAlert, now time.Time) (int, error) {
+	tasks, err := c.match(ctx, a, now)
+	if err != nil {
+		return tasks, err
+	}
+	if err := c.store.MarkAlertMatched(ctx, a.ID, c.n.now().UTC(), tasks); err != nil {
+		return tasks, classify(err)
+	}
+	return tasks, nil
+}
+
+// MatchPending finishes private matching for the live received alerts it
+// has not finished: those whose matching failed or ran out of time when
+// they arrived, or was cut short by a restart. The node calls it
+// periodically with a generous deadline; it returns how many alerts it
+// finished, and the errors of those it could not (they are tried again
+// next time, until they expire).
+func (c *CrossBorder) MatchPending(ctx context.Context) (int, error) {
+	live, err := c.store.LiveReceivedAlerts(c.n.now().UTC(), storage.MaxListLimit)
+	if err != nil {
+		return 0, classify(err)
+	}
+	done := 0
+	var errs []error
+	for _, r := range live {
+		if !r.MatchedAt.IsZero() {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		a := r.Alert
+		// Ages are judged as at arrival, as they would have been then.
+		tasks, err := c.matchAndMark(ctx, &a, r.ReceivedAt)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("alert %s from %s: %w", a.ID, a.Issuer, err))
+			continue
+		}
+		done++
+		c.log.Info("alert matched after it was received", "alert", string(a.ID), "issuer", string(a.Issuer), "tasks", tasks)
+	}
+	return done, errors.Join(errs...)
 }
 
 // match runs private matching of an alert against own cases and raises a

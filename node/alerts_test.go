@@ -276,14 +276,24 @@ func TestReceiveAlertRaisesOneTaskForAVariant(t *testing.T) {
 	a := alertFrom(t, is, variant, f.clock.Now())
 
 	f.matcher.fail = errors.New("issuer unreachable")
-	if err := f.cb.ReceiveAlert(ctx, a, "gossip"); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("matcher down: %v, want ErrUnavailable (so the alert is not acknowledged)", err)
+	// Recorded, so acknowledged, even though matching could not finish.
+	if err := f.cb.ReceiveAlert(ctx, a, "gossip"); err != nil {
+		t.Fatalf("matcher down: %v, want nil (the alert is stored, matching resumes later)", err)
 	}
 	held, err := f.store.ReceivedAlert(a.ID)
 	if err != nil || !held.MatchedAt.IsZero() {
 		t.Fatalf("after a failed match: %+v, %v; want stored, unmatched", held, err)
 	}
+	if n, err := f.cb.MatchPending(ctx); n != 0 || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("MatchPending with the matcher still down = %d, %v; want 0 and ErrUnavailable", n, err)
+	}
 	f.matcher.fail = nil
+	if n, err := f.cb.MatchPending(ctx); n != 1 || err != nil {
+		t.Fatalf("MatchPending = %d, %v; want the one alert matched", n, err)
+	}
+	if n, err := f.cb.MatchPending(ctx); n != 0 || err != nil {
+		t.Fatalf("MatchPending again = %d, %v; want nothing left", n, err)
+	}
 	for range 2 { // a redelivery changes nothing
 		if err := f.cb.ReceiveAlert(ctx, a, "digest"); err != nil {
 			t.Fatal(err)

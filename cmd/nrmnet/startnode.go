@@ -43,6 +43,14 @@ import (
 // match keys included); match tasks outlive their alerts.
 const alertExpiryInterval = 10 * time.Minute
 
+// matchPendingInterval is how often unfinished private matching is resumed,
+// and matchPendingBudget how long one round may take (matching a national
+// alert against a very large caseload can take minutes).
+const (
+	matchPendingInterval = time.Minute
+	matchPendingBudget   = 10 * time.Minute
+)
+
 // startOptions are what a caller of startNode adds to the node's config.yaml.
 type startOptions struct {
 	// Logger receives every component's logs. Required.
@@ -451,7 +459,7 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
-	n.wg.Add(4)
+	n.wg.Add(5)
 	go func() {
 		defer n.wg.Done()
 		t := time.NewTicker(alertExpiryInterval)
@@ -467,6 +475,29 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 				} else if k > 0 {
 					log.Info("alerts expired", "count", k)
 				}
+			}
+		}
+	}()
+	go func() {
+		// Private matching that could not finish when an alert arrived
+		// (its issuer unreachable, a large caseload, a restart) is
+		// resumed here, at once after start and then every interval.
+		defer n.wg.Done()
+		t := time.NewTicker(matchPendingInterval)
+		defer t.Stop()
+		for {
+			ctx, cancel := context.WithTimeout(n.ctx, matchPendingBudget)
+			k, err := n.alerts.MatchPending(ctx)
+			cancel()
+			if err != nil && n.ctx.Err() == nil {
+				log.Warn("resuming private matching", "matched", k, "err", err)
+			} else if k > 0 {
+				log.Info("private matching resumed", "matched", k)
+			}
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-t.C:
 			}
 		}
 	}()
