@@ -228,9 +228,6 @@ func TestWireLeakCrossRegion(t *testing.T) {
 			return tk.Alert == alertID && tk.Case == variantCase.stored.ID
 		})
 	})
-	if r, err := ken.store.ReceivedAlert(alertID); err != nil || r.Via != "gossip" {
-		t.Errorf("KEN's record of the alert: via %q (%v), want by gossip through the bridges", r.Via, err)
-	}
 	eventually(t, "KEN's and HCK's acknowledgements recorded at ISL", func() bool {
 		return acked(isl, alertID, "KEN") && acked(isl, alertID, "HCK")
 	})
