@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -121,7 +120,7 @@ func TestSweep(t *testing.T) {
 			}
 			for _, loss := range []float64{0, 0.3} {
 				var res *Result
-				synctest.Test(t, func(t *testing.T) {
+				virtual(t, func(t *testing.T) {
 					res = sweepRow(t, scenario, loss, messages, s.set)
 				})
 				rows = append(rows, tableRow(fmt.Sprintf("%s | %s | %.0f%%", s.name, scenario, loss*100), res))
