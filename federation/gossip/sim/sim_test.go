@@ -21,10 +21,10 @@ func smallConfig(t *testing.T, p Protocol, loss float64) Config {
 	cfg.Protocol = p
 	cfg.Loss = loss
 	cfg.Messages = 5
-	// Longer than an alert takes to cross the graph: mocknet holds a second
-	// write on a stream until the first has arrived, so an alert published
-	// at the instant a node relays the previous one to the same peer would
-	// arrive a link late (see DESIGN.md), and checkAtFloor would fail.
+	// Longer than an alert takes to cross the graph: mocknet holds writes
+	// that pile up on a stream until the earlier ones are due, so an alert
+	// published at the instant its publisher relays the previous one to the
+	// same peer can arrive a link late (DESIGN.md), and checkAtFloor fail.
 	cfg.PublishGap = 100 * time.Millisecond
 	cfg.Warmup = 1200 * time.Millisecond
 	cfg.Settle = 500 * time.Millisecond
