@@ -250,6 +250,14 @@ func Suites() []Suite {
 			Ratios: []MetricRatio{{Value: "bulk-ms", Baseline: "per-case-ms", Ratio: "x-per-case"}},
 		},
 		{
+			Name: "node-candidates", Package: "./node",
+			About: "Finding a received alert's match candidates through the sealed candidate index against decrypting every case " +
+				"(the full scan), interleaved, over NRMNET_BENCH_CASES cases; both find the same candidates.",
+			Quick:  Run{Bench: "^BenchmarkAlertCandidates$", Benchtime: "2x", Count: 2, Timeout: 10 * m, Env: []string{"NRMNET_BENCH_CASES=2000"}},
+			Full:   Run{Bench: "^BenchmarkAlertCandidates$", Benchtime: "3x", Count: 3, Timeout: 60 * m, Env: []string{"NRMNET_BENCH_CASES=50000"}},
+			Ratios: []MetricRatio{{Value: "indexed-ms", Baseline: "full-ms", Ratio: "x-full"}},
+		},
+		{
 			Name: "schemas", Package: "./schemas/v1",
 			About: "Sealing and opening the golden case record (canonical CBOR, CID). No baseline.",
 			Quick: Run{Bench: ".", Benchtime: "2000x", Count: 3, Timeout: 10 * m},
