@@ -341,6 +341,11 @@ func (h *Host) admit(next *roster.Roster, signed []byte) {
 	}
 	slices.Sort(admitted)
 	slices.Sort(revoked)
+	if prevSerial != 0 {
+		// This node may have become, or stopped being, a bridge: refresh
+		// which other regions' members are protected.
+		h.admitNeighbours(h.gater.neighbours.Load())
+	}
 	h.observers.publish(RosterUpdate{Roster: next, Signed: signed, PreviousSerial: prevSerial, Admitted: admitted, Revoked: revoked})
 	h.nudge()
 }
