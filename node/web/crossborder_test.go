@@ -85,8 +85,11 @@ func (f *fakeDesk) ResolveTask(_ context.Context, who Principal, id v1.ID, res, 
 	return f.resolve(who, id, res, reason)
 }
 
-func signedIn() http.Header {
-	return http.Header{"Cookie": {sessionCookie + "=nrmnet_sw"}, "Sec-Fetch-Site": {"same-origin"}}
+// signedIn is the header of a same-origin request from a browser signed in
+// to s as the social worker.
+func signedIn(t testing.TB, s *Server) http.Header {
+	t.Helper()
+	return as(t, s, "nrmnet_sw")
 }
 
 func getAs(t *testing.T, h http.Handler, target string, header http.Header) (*http.Response, string) {
@@ -114,13 +117,13 @@ func TestCasePageAsksForPurposeAndShowsClocks(t *testing.T) {
 	files := &fakeCaseFiles{}
 	s := newTestServer(t, func(c *Config) { c.Auth, c.CaseFiles, c.Alerts = testUsers, files, &fakeDesk{} })
 
-	res, body := getAs(t, s, "/cases/"+string(testCase), signedIn())
+	res, body := getAs(t, s, "/cases/"+string(testCase), signedIn(t, s))
 	if res.StatusCode != http.StatusOK || len(files.purposes) != 0 {
 		t.Fatalf("without a purpose: %d, read %d times", res.StatusCode, len(files.purposes))
 	}
 	mustContain(t, body, `<label for="purpose">`, `name="purpose"`, "recorded in the audit log")
 
-	res, body = getAs(t, s, "/cases/"+string(testCase)+"?purpose="+url.QueryEscape("prepare for strategy meeting"), signedIn())
+	res, body = getAs(t, s, "/cases/"+string(testCase)+"?purpose="+url.QueryEscape("prepare for strategy meeting"), signedIn(t, s))
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("with a purpose: %d", res.StatusCode)
 	}
@@ -144,11 +147,11 @@ func TestCasePageAsksForPurposeAndShowsClocks(t *testing.T) {
 		header http.Header
 		want   int
 	}{
-		{"/cases/ISL-0000000000000000?purpose=x", signedIn(), http.StatusNotFound},
-		{"/cases/not-a-case?purpose=x", signedIn(), http.StatusNotFound},
-		{"/cases/" + string(testCase) + "?purpose=" + strings.Repeat("a", 201), signedIn(), http.StatusBadRequest},
-		{"/cases/" + string(testCase) + "?purpose=%07bell", signedIn(), http.StatusBadRequest},
-		{"/cases/" + string(testCase) + "?purpose=x", http.Header{"Cookie": {sessionCookie + "=nrmnet_auditor"}}, http.StatusForbidden},
+		{"/cases/ISL-0000000000000000?purpose=x", signedIn(t, s), http.StatusNotFound},
+		{"/cases/not-a-case?purpose=x", signedIn(t, s), http.StatusNotFound},
+		{"/cases/" + string(testCase) + "?purpose=" + strings.Repeat("a", 201), signedIn(t, s), http.StatusBadRequest},
+		{"/cases/" + string(testCase) + "?purpose=%07bell", signedIn(t, s), http.StatusBadRequest},
+		{"/cases/" + string(testCase) + "?purpose=x", http.Header{"Cookie": {sessionFor(t, s, "nrmnet_auditor")}}, http.StatusForbidden},
 		{"/cases/" + string(testCase) + "?purpose=x", http.Header{}, http.StatusUnauthorized},
 	} {
 		if res, _ := getAs(t, s, tc.target, tc.header); res.StatusCode != tc.want {
@@ -174,7 +177,7 @@ func TestRaiseAlertForm(t *testing.T) {
 	target := "/cases/" + string(testCase) + "/alerts"
 	good := url.Values{"type": {"missing"}, "urgency": {"immediate"}, "contact": {"duty_desk"}, "target": {"CMD", "HCK"}, "purpose": {"raise an alert"}}
 
-	res := postForm(t, s, target, good, signedIn())
+	res := postForm(t, s, target, good, signedIn(t, s))
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/alerts?raised=0123456789abcdef0123456789abcdef" {
 		t.Fatalf("good form: %d to %q", res.StatusCode, res.Header.Get("Location"))
 	}
@@ -183,7 +186,7 @@ func TestRaiseAlertForm(t *testing.T) {
 		t.Fatalf("raised %+v by %+v", got, by)
 	}
 
-	cross := signedIn()
+	cross := signedIn(t, s)
 	cross.Set("Sec-Fetch-Site", "cross-site")
 	if res := postForm(t, s, target, good, cross); res.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-site post: %d", res.StatusCode)
@@ -191,7 +194,7 @@ func TestRaiseAlertForm(t *testing.T) {
 	noTargets := url.Values{"type": {"missing"}, "urgency": {"high"}, "contact": {"duty_desk"}}
 	unknown := url.Values{"type": {"<b>x</b>"}, "urgency": {"high"}, "contact": {"duty_desk"}, "target": {"ZZZ"}}
 	for _, f := range []url.Values{noTargets, unknown} {
-		res := postForm(t, s, target, f, signedIn())
+		res := postForm(t, s, target, f, signedIn(t, s))
 		if res.StatusCode != http.StatusBadRequest {
 			t.Errorf("form %v: %d", f, res.StatusCode)
 		}
@@ -201,7 +204,7 @@ func TestRaiseAlertForm(t *testing.T) {
 	}
 	// A refusal by the node comes back on the form, with the choices kept.
 	refused := url.Values{"type": {"missing"}, "urgency": {"standard"}, "contact": {"duty_desk"}, "target": {"CMD"}}
-	res = postForm(t, s, target, refused, signedIn())
+	res = postForm(t, s, target, refused, signedIn(t, s))
 	body := readBody(t, res)
 	if res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("refused: %d", res.StatusCode)
@@ -234,13 +237,13 @@ func TestAlertsAndTasksPages(t *testing.T) {
 	}
 	s := newTestServer(t, func(c *Config) { c.Auth, c.CaseFiles, c.Alerts = testUsers, &fakeCaseFiles{}, desk })
 
-	res, body := getAs(t, s, "/alerts", signedIn())
+	res, body := getAs(t, s, "/alerts", signedIn(t, s))
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("alerts: %d", res.StatusCode)
 	}
 	mustContain(t, body, string(alertID), "Camden", "county lines", "13 15", "1 possible match", "Hackney", `href="/cases/`+string(testCase)+`"`)
 
-	res, body = getAs(t, s, "/tasks", signedIn())
+	res, body = getAs(t, s, "/tasks", signedIn(t, s))
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("tasks: %d", res.StatusCode)
 	}
@@ -253,11 +256,11 @@ func TestAlertsAndTasksPages(t *testing.T) {
 		{"resolution": {"shared"}, "reason": {"x"}},
 		{"resolution": {"same_child"}, "reason": {strings.Repeat("r", storage.MaxTaskReason+1)}},
 	} {
-		if res := postForm(t, s, target, f, signedIn()); res.StatusCode != http.StatusBadRequest {
+		if res := postForm(t, s, target, f, signedIn(t, s)); res.StatusCode != http.StatusBadRequest {
 			t.Errorf("resolve %v: %d", f, res.StatusCode)
 		}
 	}
-	cross := signedIn()
+	cross := signedIn(t, s)
 	cross.Set("Sec-Fetch-Site", "cross-site")
 	good := url.Values{"resolution": {"not_same_child"}, "reason": {"different date of birth on file"}}
 	if res := postForm(t, s, target, good, cross); res.StatusCode != http.StatusForbidden {
@@ -266,7 +269,7 @@ func TestAlertsAndTasksPages(t *testing.T) {
 	if len(resolved) != 0 {
 		t.Fatalf("refused forms reached the node: %q", resolved)
 	}
-	res = postForm(t, s, target, good, signedIn())
+	res = postForm(t, s, target, good, signedIn(t, s))
 	if res.StatusCode != http.StatusSeeOther || len(resolved) != 1 || resolved[0] != "isl.sw"+string(taskID)+"not_same_childdifferent date of birth on file" {
 		t.Errorf("resolve: %d, node saw %q", res.StatusCode, resolved)
 	}
@@ -276,7 +279,7 @@ func TestAlertsAndTasksPages(t *testing.T) {
 func TestCrossBorderPagesUnavailable(t *testing.T) {
 	s := newTestServer(t, func(c *Config) { c.Auth = testUsers })
 	for _, p := range []string{"/alerts", "/tasks", "/cases/" + string(testCase) + "?purpose=x"} {
-		if res, _ := getAs(t, s, p, signedIn()); res.StatusCode != http.StatusServiceUnavailable {
+		if res, _ := getAs(t, s, p, signedIn(t, s)); res.StatusCode != http.StatusServiceUnavailable {
 			t.Errorf("%s: %d", p, res.StatusCode)
 		}
 	}

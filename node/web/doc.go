@@ -28,4 +28,12 @@
 // passer-by could recognise a child by. Forms that change something are
 // POSTs, refused when a browser says they come from another site (as
 // sign-in is), under a SameSite=Strict session cookie.
+//
+// Signing in with a token starts a session held in the server's memory; the
+// browser's cookie carries only a random session ID, never the token. A
+// session ends at sign-out, after Config.SessionIdleTimeout unused, at
+// Config.SessionLifetime however busy, when its user is revoked (the token
+// is checked again on every request), when the store is full and it is
+// the least recently used, and when the node restarts. API-style clients
+// may instead send the token as an Authorization: Bearer header.
 package web

@@ -100,8 +100,11 @@ var panelUsers = authFunc(func(token string) (Principal, error) {
 	return testUsers(token)
 })
 
-func as(token string) http.Header {
-	return http.Header{"Cookie": {sessionCookie + "=" + token}, "Sec-Fetch-Site": {"same-origin"}}
+// as is the header of a same-origin request from a browser signed in to s
+// with token.
+func as(t testing.TB, s *Server, token string) http.Header {
+	t.Helper()
+	return http.Header{"Cookie": {sessionFor(t, s, token)}, "Sec-Fetch-Site": {"same-origin"}}
 }
 
 // The meeting page shows attendance, the child's views (escaped), votes and
@@ -113,7 +116,7 @@ func TestPanelCasePageShowsMeetingAndForms(t *testing.T) {
 	s := newTestServer(t, func(c *Config) { c.Auth, c.Panels = panelUsers, desk })
 	page := "/panels/" + string(testPanel) + "/cases/" + string(testPanelRef)
 
-	res, body := getAs(t, s, page, as("member"))
+	res, body := getAs(t, s, page, as(t, s, "member"))
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %d", page, res.StatusCode)
 	}
@@ -126,29 +129,29 @@ func TestPanelCasePageShowsMeetingAndForms(t *testing.T) {
 	if strings.Contains(body, "/conclude") {
 		t.Error("a panel member is offered the conclude form")
 	}
-	_, body = getAs(t, s, page, as("chair"))
+	_, body = getAs(t, s, page, as(t, s, "chair"))
 	mustContain(t, body, `action="/panels/islington-camden/cases/ISL-3f9a0c1b2d4e5f60/conclude"`,
 		`<label for="reasons-`+string(proposalID)+`">`, `<label for="views-considered-`+string(proposalID)+`">`)
 	if strings.Contains(body, "/vote\"") {
 		t.Error("the chair, not a voting member, is offered the vote form")
 	}
-	_, body = getAs(t, s, page, signedIn())
+	_, body = getAs(t, s, page, signedIn(t, s))
 	if strings.Contains(body, "<form class=\"decide\"") {
 		t.Error("a social worker is offered a panel form")
 	}
-	if res, _ := getAs(t, s, page, as("nrmnet_auditor")); res.StatusCode != http.StatusForbidden {
+	if res, _ := getAs(t, s, page, as(t, s, "nrmnet_auditor")); res.StatusCode != http.StatusForbidden {
 		t.Errorf("auditor: %d, want 403", res.StatusCode)
 	}
-	if res, _ := getAs(t, s, "/panels/islington-camden/cases/not-a-case", as("member")); res.StatusCode != http.StatusNotFound {
+	if res, _ := getAs(t, s, "/panels/islington-camden/cases/not-a-case", as(t, s, "member")); res.StatusCode != http.StatusNotFound {
 		t.Errorf("bad case reference: %d, want 404", res.StatusCode)
 	}
-	res, body = getAs(t, s, "/panels", as("member"))
+	res, body = getAs(t, s, "/panels", as(t, s, "member"))
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("GET /panels: %d", res.StatusCode)
 	}
 	mustContain(t, body, `href="`+page+`"`, "Follower, term 4", "Camden", "3 log entries")
 	off := newTestServer(t, func(c *Config) { c.Auth = panelUsers })
-	if res, _ := getAs(t, off, page, as("member")); res.StatusCode != http.StatusServiceUnavailable {
+	if res, _ := getAs(t, off, page, as(t, off, "member")); res.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("without panels: %d, want 503", res.StatusCode)
 	}
 }
@@ -163,7 +166,7 @@ func TestPanelFormsCheckedThenSent(t *testing.T) {
 	base := "/panels/" + string(testPanel) + "/cases/" + string(testPanelRef)
 	vote := url.Values{"proposal": {string(proposalID)}, "stage": {string(v1.StageRG)}, "choice": {"positive"}}
 
-	cross := as("member")
+	cross := as(t, s, "member")
 	cross.Set("Sec-Fetch-Site", "cross-site")
 	if res := postForm(t, s, base+"/vote", vote, cross); res.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-site vote: %d, want 403", res.StatusCode)
@@ -173,35 +176,35 @@ func TestPanelFormsCheckedThenSent(t *testing.T) {
 		"choice":   {"proposal": {string(proposalID)}, "stage": {string(v1.StageRG)}, "choice": {"yes"}},
 		"proposal": {"proposal": {"../x"}, "stage": {string(v1.StageRG)}, "choice": {"positive"}},
 	} {
-		if res := postForm(t, s, base+"/vote", f, as("member")); res.StatusCode != http.StatusBadRequest {
+		if res := postForm(t, s, base+"/vote", f, as(t, s, "member")); res.StatusCode != http.StatusBadRequest {
 			t.Errorf("vote with a bad %s: %d, want 400", name, res.StatusCode)
 		}
 	}
 	noReasons := url.Values{"proposal": {string(proposalID)}, "reasons": {"  "}, "views_considered": {"x"}}
-	if res := postForm(t, s, base+"/conclude", noReasons, as("chair")); res.StatusCode != http.StatusBadRequest {
+	if res := postForm(t, s, base+"/conclude", noReasons, as(t, s, "chair")); res.StatusCode != http.StatusBadRequest {
 		t.Errorf("conclusion without reasons: %d, want 400", res.StatusCode)
 	}
 	if len(desk.calls) != 0 {
 		t.Fatalf("refused forms reached the node: %+v", desk.calls)
 	}
 
-	res := postForm(t, s, base+"/vote", vote, as("member"))
+	res := postForm(t, s, base+"/vote", vote, as(t, s, "member"))
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != base+"?done=vote" {
 		t.Fatalf("vote: %d to %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	end := url.Values{"proposal": {string(proposalID)}, "reasons": {"Police evidence."}, "views_considered": {"Her wish to stay at school."}}
-	if res := postForm(t, s, base+"/conclude", end, as("chair")); res.StatusCode != http.StatusSeeOther {
+	if res := postForm(t, s, base+"/conclude", end, as(t, s, "chair")); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("conclude: %d", res.StatusCode)
 	}
 	if len(desk.calls) != 2 || desk.calls[0].Who.UserID != "isl.member" || desk.calls[0].Vote.Choice != v1.VotePositive ||
 		desk.calls[1].Who.UserID != "cmd.chair" || desk.calls[1].End.Reasons != "Police evidence." || desk.calls[1].End.ChildViewsConsidered != "Her wish to stay at school." {
 		t.Fatalf("calls: %+v", desk.calls)
 	}
-	_, body := getAs(t, s, base+"?done=conclude", as("chair"))
+	_, body := getAs(t, s, base+"?done=conclude", as(t, s, "chair"))
 	mustContain(t, body, `id="panel-notice"`, "The decision is concluded.")
 
 	other := url.Values{"proposal": {"0123456789abcdef0123456789abcdff"}, "stage": {string(v1.StageRG)}, "choice": {"negative"}}
-	res = postForm(t, s, base+"/vote", other, as("member"))
+	res = postForm(t, s, base+"/vote", other, as(t, s, "member"))
 	if res.StatusCode != http.StatusConflict || !strings.Contains(readBody(t, res), "is not on the case") {
 		t.Errorf("rejected vote: %d", res.StatusCode)
 	}

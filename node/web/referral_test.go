@@ -72,7 +72,7 @@ func goodReferral() url.Values {
 // the lead worker to the signed-in user; the case list links to it.
 func TestReferralFormLabelsEveryField(t *testing.T) {
 	s := referralServer(t, &fakeReferrals{}, nil)
-	res, body := getAs(t, s, "/cases/new", signedIn())
+	res, body := getAs(t, s, "/cases/new", signedIn(t, s))
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", res.StatusCode, body)
 	}
@@ -105,7 +105,7 @@ func TestReferralFormLabelsEveryField(t *testing.T) {
 			c.Referrals = tc.desk
 			c.Cases = &fakeCases{list: func(storage.CaseQuery) []storage.CaseSummary { return nil }}
 		})
-		_, body := getAs(t, list, "/cases", http.Header{"Cookie": {sessionCookie + "=" + tc.token}})
+		_, body := getAs(t, list, "/cases", http.Header{"Cookie": {sessionFor(t, list, tc.token)}})
 		if got := strings.Contains(body, `<a href="/cases/new" id="new-referral">New referral</a>`); got != tc.wantLink {
 			t.Errorf("%s, desk %v: link to the new-referral form shown %v, want %v", tc.token, tc.desk != nil, got, tc.wantLink)
 		}
@@ -119,7 +119,7 @@ func TestReferralCreatesAndRedirects(t *testing.T) {
 	desk := &fakeReferrals{}
 	var logs bytes.Buffer
 	s := referralServer(t, desk, &logs)
-	res := postForm(t, s, "/cases", goodReferral(), signedIn())
+	res := postForm(t, s, "/cases", goodReferral(), signedIn(t, s))
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/cases/ISL-3f9a0c1b2d4e5f60" {
 		t.Fatalf("status %d, location %q: %s", res.StatusCode, res.Header.Get("Location"), readBody(t, res))
 	}
@@ -161,7 +161,7 @@ func TestReferralCreatesAndRedirects(t *testing.T) {
 	f := goodReferral()
 	f.Del("dob")
 	f.Set("age", "15")
-	if res := postForm(t, s, "/cases", f, signedIn()); res.StatusCode != http.StatusSeeOther {
+	if res := postForm(t, s, "/cases", f, signedIn(t, s)); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("with an age: status %d: %s", res.StatusCode, readBody(t, res))
 	}
 	if d := desk.got[1].Identity.DateOfBirth; d == nil || !d.Estimated || d.UncertaintyDays == 0 || !strings.HasPrefix(string(d.Date), "2011-") {
@@ -202,7 +202,7 @@ func TestReferralBadInputRefusedBeforeTheNode(t *testing.T) {
 			s := referralServer(t, desk, &logs)
 			f := goodReferral()
 			tc.edit(f)
-			res := postForm(t, s, "/cases", f, signedIn())
+			res := postForm(t, s, "/cases", f, signedIn(t, s))
 			body := readBody(t, res)
 			if res.StatusCode != http.StatusBadRequest {
 				t.Fatalf("status %d", res.StatusCode)
@@ -229,11 +229,11 @@ func TestReferralBadInputRefusedBeforeTheNode(t *testing.T) {
 func TestReferralRefusals(t *testing.T) {
 	desk := &fakeReferrals{}
 	s := referralServer(t, desk, nil)
-	cross := http.Header{"Cookie": {sessionCookie + "=nrmnet_sw"}, "Sec-Fetch-Site": {"cross-site"}}
+	cross := http.Header{"Cookie": {sessionFor(t, s, "nrmnet_sw")}, "Sec-Fetch-Site": {"cross-site"}}
 	if res := postForm(t, s, "/cases", goodReferral(), cross); res.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-site post: status %d", res.StatusCode)
 	}
-	auditor := http.Header{"Cookie": {sessionCookie + "=nrmnet_auditor"}, "Sec-Fetch-Site": {"same-origin"}}
+	auditor := as(t, s, "nrmnet_auditor")
 	if res, body := getAs(t, s, "/cases/new", auditor); res.StatusCode != http.StatusForbidden || strings.Contains(body, "<form class=\"referral-form\"") {
 		t.Errorf("auditor's form: status %d", res.StatusCode)
 	}
@@ -245,7 +245,7 @@ func TestReferralRefusals(t *testing.T) {
 	}
 	big := goodReferral()
 	big.Set("source", strings.Repeat("x", maxFormBytes))
-	if res := postForm(t, s, "/cases", big, signedIn()); res.StatusCode != http.StatusBadRequest {
+	if res := postForm(t, s, "/cases", big, signedIn(t, s)); res.StatusCode != http.StatusBadRequest {
 		t.Errorf("oversized form: status %d", res.StatusCode)
 	}
 	if desk.calls() != 0 {
@@ -253,23 +253,23 @@ func TestReferralRefusals(t *testing.T) {
 	}
 
 	desk.refuse = fmt.Errorf("%w: lead_worker \"isl.gone\" is not a live user of this node", node.ErrInvalid)
-	res := postForm(t, s, "/cases", goodReferral(), signedIn())
+	res := postForm(t, s, "/cases", goodReferral(), signedIn(t, s))
 	body := readBody(t, res)
 	if res.StatusCode != http.StatusBadRequest {
 		t.Errorf("node refusal: status %d", res.StatusCode)
 	}
 	mustContain(t, body, "The node refused the referral", "is not a live user of this node", `value="Zq-Canary-Family"`)
 	desk.refuse = fmt.Errorf("%w: create_case", node.ErrForbidden)
-	if res := postForm(t, s, "/cases", goodReferral(), signedIn()); res.StatusCode != http.StatusForbidden {
+	if res := postForm(t, s, "/cases", goodReferral(), signedIn(t, s)); res.StatusCode != http.StatusForbidden {
 		t.Errorf("node forbids: status %d", res.StatusCode)
 	}
 	desk.refuse = fmt.Errorf("store is closed")
-	if res := postForm(t, s, "/cases", goodReferral(), signedIn()); res.StatusCode != http.StatusServiceUnavailable {
+	if res := postForm(t, s, "/cases", goodReferral(), signedIn(t, s)); res.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("node fails: status %d", res.StatusCode)
 	}
 
 	off := newTestServer(t, func(c *Config) { c.Auth = testUsers })
-	if res, _ := getAs(t, off, "/cases/new", signedIn()); res.StatusCode != http.StatusServiceUnavailable {
+	if res, _ := getAs(t, off, "/cases/new", signedIn(t, off)); res.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("no desk: status %d", res.StatusCode)
 	}
 }
@@ -294,11 +294,12 @@ func FuzzReferralForm(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	cookie := sessionFor(f, s, "nrmnet_sw")
 	f.Fuzz(func(t *testing.T, body string) {
 		before := desk.calls()
 		req := httptest.NewRequest(http.MethodPost, "/cases", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Cookie", sessionCookie+"=nrmnet_sw")
+		req.Header.Set("Cookie", cookie)
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, req)
 		if rec.Code >= 500 {

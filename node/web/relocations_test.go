@@ -91,7 +91,7 @@ func relocationFixture() node.RelocationList {
 func TestRelocationsPageListsInboxAndOutbox(t *testing.T) {
 	desk := &fakeRelocations{list: relocationFixture()}
 	s := newTestServer(t, func(c *Config) { c.Auth, c.Relocations = testUsers, desk })
-	res, body := getAs(t, s, "/relocations", signedIn())
+	res, body := getAs(t, s, "/relocations", signedIn(t, s))
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("GET /relocations: %d", res.StatusCode)
 	}
@@ -115,26 +115,26 @@ func TestRelocationsPageListsInboxAndOutbox(t *testing.T) {
 		}
 	}
 
-	_, body = getAs(t, s, "/relocations?done=accepted&id="+string(offerID), signedIn())
+	_, body = getAs(t, s, "/relocations?done=accepted&id="+string(offerID), signedIn(t, s))
 	mustContain(t, body, `id="relocation-notice"`, string(offerID)+"</code> accepted")
 	for _, q := range []string{"?done=<script>&id=" + string(offerID), "?done=accepted&id=<b>"} {
-		_, body = getAs(t, s, "/relocations"+q, signedIn())
+		_, body = getAs(t, s, "/relocations"+q, signedIn(t, s))
 		if strings.Contains(body, "relocation-notice") || strings.Contains(body, "<script") || strings.Contains(body, "<b>") {
 			t.Errorf("GET /relocations%s: a notice or the raw query reached the page", q)
 		}
 	}
 
-	if res, _ := getAs(t, s, "/relocations", http.Header{"Cookie": {sessionCookie + "=nrmnet_auditor"}}); res.StatusCode != http.StatusForbidden {
+	if res, _ := getAs(t, s, "/relocations", http.Header{"Cookie": {sessionFor(t, s, "nrmnet_auditor")}}); res.StatusCode != http.StatusForbidden {
 		t.Errorf("auditor: %d, want 403", res.StatusCode)
 	}
 	if res, _ := getAs(t, s, "/relocations", http.Header{}); res.StatusCode != http.StatusUnauthorized {
 		t.Errorf("not signed in: %d, want 401 (the sign-in form)", res.StatusCode)
 	}
 	empty := newTestServer(t, func(c *Config) { c.Auth, c.Relocations = testUsers, &fakeRelocations{} })
-	_, body = getAs(t, empty, "/relocations", signedIn())
+	_, body = getAs(t, empty, "/relocations", signedIn(t, empty))
 	mustContain(t, body, "No offers.", "No requests.")
 	off := newTestServer(t, func(c *Config) { c.Auth = testUsers })
-	if res, _ := getAs(t, off, "/relocations", signedIn()); res.StatusCode != http.StatusServiceUnavailable {
+	if res, _ := getAs(t, off, "/relocations", signedIn(t, off)); res.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("without a desk: %d, want 503", res.StatusCode)
 	}
 }
@@ -150,15 +150,15 @@ func TestRelocationDecisionForms(t *testing.T) {
 		t.Helper()
 		return postForm(t, s, path, form, h)
 	}
-	res := post("/relocations/"+string(offerID)+"/accept", nil, signedIn())
+	res := post("/relocations/"+string(offerID)+"/accept", nil, signedIn(t, s))
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/relocations?done=accepted&id="+string(offerID) {
 		t.Fatalf("accept: %d to %q", res.StatusCode, res.Header.Get("Location"))
 	}
-	res = post("/relocations/"+string(offerID)+"/reject", url.Values{"reason": {"  no placement here  "}}, signedIn())
+	res = post("/relocations/"+string(offerID)+"/reject", url.Values{"reason": {"  no placement here  "}}, signedIn(t, s))
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/relocations?done=rejected&id="+string(offerID) {
 		t.Fatalf("reject: %d to %q", res.StatusCode, res.Header.Get("Location"))
 	}
-	res = post("/relocations/"+string(requestID)+"/revoke", nil, signedIn())
+	res = post("/relocations/"+string(requestID)+"/revoke", nil, signedIn(t, s))
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/relocations?done=revoked&id="+string(requestID) {
 		t.Fatalf("revoke: %d to %q", res.StatusCode, res.Header.Get("Location"))
 	}
@@ -171,7 +171,7 @@ func TestRelocationDecisionForms(t *testing.T) {
 		t.Fatalf("calls %+v, want %+v", desk.calls, want)
 	}
 
-	cross := signedIn()
+	cross := signedIn(t, s)
 	cross.Set("Sec-Fetch-Site", "cross-site")
 	for _, tc := range []struct {
 		name   string
@@ -181,11 +181,11 @@ func TestRelocationDecisionForms(t *testing.T) {
 		want   int
 	}{
 		{"cross-site", "/relocations/" + string(offerID) + "/accept", nil, cross, http.StatusForbidden},
-		{"reject without a reason", "/relocations/" + string(offerID) + "/reject", url.Values{"reason": {"   "}}, signedIn(), http.StatusBadRequest},
-		{"reason too long", "/relocations/" + string(offerID) + "/reject", url.Values{"reason": {strings.Repeat("x", 1001)}}, signedIn(), http.StatusBadRequest},
-		{"reason with a control character", "/relocations/" + string(requestID) + "/revoke", url.Values{"reason": {"a\x07b"}}, signedIn(), http.StatusBadRequest},
-		{"unknown action", "/relocations/" + string(offerID) + "/approve", nil, signedIn(), http.StatusNotFound},
-		{"bad ID", "/relocations/not-an-id/accept", nil, signedIn(), http.StatusNotFound},
+		{"reject without a reason", "/relocations/" + string(offerID) + "/reject", url.Values{"reason": {"   "}}, signedIn(t, s), http.StatusBadRequest},
+		{"reason too long", "/relocations/" + string(offerID) + "/reject", url.Values{"reason": {strings.Repeat("x", 1001)}}, signedIn(t, s), http.StatusBadRequest},
+		{"reason with a control character", "/relocations/" + string(requestID) + "/revoke", url.Values{"reason": {"a\x07b"}}, signedIn(t, s), http.StatusBadRequest},
+		{"unknown action", "/relocations/" + string(offerID) + "/approve", nil, signedIn(t, s), http.StatusNotFound},
+		{"bad ID", "/relocations/not-an-id/accept", nil, signedIn(t, s), http.StatusNotFound},
 	} {
 		if res := post(tc.path, tc.form, tc.header); res.StatusCode != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, res.StatusCode, tc.want)
@@ -194,10 +194,10 @@ func TestRelocationDecisionForms(t *testing.T) {
 	if len(desk.calls) != len(want) {
 		t.Fatalf("forms with problems reached the node: %+v", desk.calls[len(want):])
 	}
-	if res := post("/relocations/"+string(completedID)+"/accept", nil, signedIn()); res.StatusCode != http.StatusConflict {
+	if res := post("/relocations/"+string(completedID)+"/accept", nil, signedIn(t, s)); res.StatusCode != http.StatusConflict {
 		t.Errorf("accept a finished hand-over: %d, want 409", res.StatusCode)
 	}
-	if res := post("/relocations/0123456789abcdef0123456789abcdff/accept", nil, signedIn()); res.StatusCode != http.StatusNotFound {
+	if res := post("/relocations/0123456789abcdef0123456789abcdff/accept", nil, signedIn(t, s)); res.StatusCode != http.StatusNotFound {
 		t.Errorf("accept an unknown hand-over: %d, want 404", res.StatusCode)
 	}
 }

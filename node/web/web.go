@@ -46,10 +46,6 @@ type Authenticator interface {
 	Authenticate(token string) (Principal, error)
 }
 
-// sessionCookie holds the signed-in user's bearer token: HttpOnly, SameSite
-// Strict, Secure behind TLS, and scoped to the session (no expiry).
-const sessionCookie = "nrmnet_token"
-
 // Principal is a signed-in user.
 type Principal struct {
 	UserID string // e.g. "sw-islington-07"
@@ -101,6 +97,16 @@ type Config struct {
 	// Location is the time zone pages show times in.
 	Location *time.Location
 
+	// SessionLifetime is how long a sign-in to the pages lasts at most,
+	// however busy; the session cookie's Max-Age is the same.
+	SessionLifetime time.Duration
+	// SessionIdleTimeout ends a sign-in that has not been used for this
+	// long. At most SessionLifetime.
+	SessionIdleTimeout time.Duration
+	// MaxSessions bounds the sign-ins held in memory; at the bound a new
+	// one ends the least recently used.
+	MaxSessions int
+
 	// Logger receives the server's logs (never case content); nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -121,6 +127,10 @@ func DefaultConfig() Config {
 		DueSoon:         48 * time.Hour,
 		CaseListLimit:   100,
 		Location:        loc,
+
+		SessionLifetime:    8 * time.Hour,
+		SessionIdleTimeout: 30 * time.Minute,
+		MaxSessions:        10_000,
 	}
 }
 
@@ -145,6 +155,15 @@ func (c *Config) Validate() error {
 	if c.Location == nil {
 		errs = append(errs, errors.New("location: is required"))
 	}
+	if c.SessionLifetime < time.Minute || c.SessionLifetime > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("session_lifetime: %s is not between 1m and 168h", c.SessionLifetime))
+	}
+	if c.SessionIdleTimeout < time.Minute || c.SessionIdleTimeout > c.SessionLifetime {
+		errs = append(errs, fmt.Errorf("session_idle_timeout: %s is not between 1m and the session lifetime (%s)", c.SessionIdleTimeout, c.SessionLifetime))
+	}
+	if c.MaxSessions < 1 || c.MaxSessions > maxMaxSessions {
+		errs = append(errs, fmt.Errorf("max_sessions: %d is not between 1 and %d", c.MaxSessions, maxMaxSessions))
+	}
 	if c.DemoPrincipal != nil && (c.DemoPrincipal.UserID == "" || c.DemoPrincipal.Role == "") {
 		errs = append(errs, errors.New("demo_principal: needs a user ID and a role"))
 	}
@@ -153,6 +172,10 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// maxMaxSessions is the most sessions a node may be configured to hold
+// (each is a few hundred bytes).
+const maxMaxSessions = 1_000_000
 
 //go:embed templates/*.html
 var templateFS embed.FS
@@ -166,11 +189,12 @@ var staticFS embed.FS
 // "/tasks" (and their resolve forms), "/relocations" (and its decision
 // forms) and "/static/".
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	pages map[string]*template.Template
-	mux   *http.ServeMux
-	name  string
+	cfg      Config
+	log      *slog.Logger
+	pages    map[string]*template.Template
+	mux      *http.ServeMux
+	name     string
+	sessions *sessionStore
 }
 
 // New returns a Server for cfg.
@@ -184,7 +208,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "web"), pages: map[string]*template.Template{}}
+	s := &Server{
+		cfg: cfg, log: cfg.Logger.With("component", "web"), pages: map[string]*template.Template{},
+		sessions: newSessionStore(cfg.SessionLifetime, cfg.SessionIdleTimeout, cfg.MaxSessions),
+	}
 	a, _ := authority.Lookup(cfg.Authority)
 	s.name = a.Name
 	funcs := template.FuncMap{
@@ -245,13 +272,18 @@ func New(cfg Config) (*Server, error) {
 
 // ServeHTTP serves the pages with headers that keep them self-contained:
 // nothing may load from elsewhere, nothing may frame them, and nothing is
-// cached (a case list is not to be left in a shared machine's cache).
+// cached (a case list is not to be left in a shared machine's cache). A
+// browser still holding the cookie earlier versions kept the user's token
+// in is told to drop it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
+	if _, err := r.Cookie(legacyTokenCookie); err == nil {
+		http.SetCookie(w, expiredCookie(r, legacyTokenCookie))
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -442,15 +474,22 @@ func (s *Server) principal(w http.ResponseWriter, r *http.Request) (Principal, b
 	return Principal{}, false
 }
 
-// signedIn returns the user whose token the request carries, in the
-// session cookie or an Authorization: Bearer header.
+// signedIn returns the signed-in user: the user of the live session the
+// session cookie names or, without that cookie, of the token in an
+// Authorization: Bearer header (for API-style clients). The session's token
+// is checked again on every request, so a user the administrator revokes
+// is cut at once; a session whose token is no longer a live user's ends.
 func (s *Server) signedIn(r *http.Request) (Principal, bool) {
 	if s.cfg.Auth == nil {
 		return Principal{}, false
 	}
-	token := ""
+	token, sessionID := "", ""
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		token = c.Value
+		sessionID = c.Value
+		var ok bool
+		if token, ok = s.sessions.use(sessionID, s.cfg.Now()); !ok {
+			return Principal{}, false
+		}
 	} else if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		token = h
 	}
@@ -459,7 +498,11 @@ func (s *Server) signedIn(r *http.Request) (Principal, bool) {
 	}
 	p, err := s.cfg.Auth.Authenticate(token)
 	if err != nil {
-		if !errors.Is(err, ErrNotSignedIn) {
+		if errors.Is(err, ErrNotSignedIn) {
+			if sessionID != "" {
+				s.sessions.end(sessionID)
+			}
+		} else {
 			s.log.Warn("sign-in check failed", "err", err)
 		}
 		return Principal{}, false
@@ -484,8 +527,10 @@ func (s *Server) signInForm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "signin", layoutData{Title: "Sign in", Current: "signin", Page: signInPage{Next: safeNext(r.URL.Query().Get("next"))}})
 }
 
-// signIn checks the token from the form and, if it is a live user's, keeps
-// it in the session cookie and goes on to the page asked for.
+// signIn checks the token from the form and, if it is a live user's, starts
+// a session on the server for it, gives the browser only the session's ID
+// in the session cookie, and goes on to the page asked for. A session the
+// browser already had ends: a sign-in always gets a new ID.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Auth == nil {
 		s.problem(w, r, http.StatusNotFound, "Sign-in not available", "This node has no sign-in configured.")
@@ -516,17 +561,37 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		}})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		s.sessions.end(c.Value)
+	}
+	id, swept, evicted, err := s.sessions.create(token, s.cfg.Now())
+	if err != nil {
+		s.log.Error("start a session", "err", err)
+		s.problem(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "The node could not start a session. Try again; if it persists, tell the node's operator.")
+		return
+	}
+	if swept > 0 {
+		s.log.Debug("expired sessions swept", "count", swept)
+	}
+	if evicted > 0 {
+		s.log.Warn("session store full: least recently used sessions ended", "count", evicted, "max_sessions", s.cfg.MaxSessions)
+	}
+	http.SetCookie(w, s.sessions.cookieFor(r, id))
 	s.log.Info("signed in", "user", p.UserID, "role", p.Role)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// signOut ends the browser's session on the server and clears its cookie:
+// a copy of the cookie taken before is then worth nothing.
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	if !sameOrigin(r) {
 		s.problem(w, r, http.StatusForbidden, "Sign-out refused", "The sign-out form was sent from another site.")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		s.sessions.end(c.Value)
+	}
+	http.SetCookie(w, expiredCookie(r, sessionCookie))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

@@ -379,13 +379,15 @@ func TestSignInFlow(t *testing.T) {
 		}
 	}
 
-	// The right token: a strict, HttpOnly session cookie and back to the page.
+	// The right token: a strict, HttpOnly session cookie (holding a session
+	// ID, never the token) and back to the page.
 	res = postForm(t, s, "/signin", url.Values{"token": {"nrmnet_sw"}, "next": {"/cases?view=all"}}, http.Header{"Origin": {"http://example.com"}})
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/cases?view=all" {
 		t.Fatalf("sign-in: %d to %q", res.StatusCode, res.Header.Get("Location"))
 	}
 	cookies := res.Cookies()
-	if len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode || cookies[0].Value != "nrmnet_sw" {
+	if len(cookies) != 1 || cookies[0].Name != sessionCookie || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode ||
+		strings.Contains(cookies[0].Value, "nrmnet_sw") || cookies[0].MaxAge != int(DefaultConfig().SessionLifetime/time.Second) {
 		t.Fatalf("cookie %+v", cookies)
 	}
 	req := httptest.NewRequest(http.MethodGet, "/cases", nil)
@@ -407,10 +409,13 @@ func TestSignInFlow(t *testing.T) {
 		}
 	}
 
-	// Sign-out clears the cookie.
-	res = postForm(t, s, "/signout", nil, nil)
+	// Sign-out clears the cookie and ends the session.
+	res = postForm(t, s, "/signout", nil, http.Header{"Cookie": {cookies[0].Name + "=" + cookies[0].Value}})
 	if c := res.Cookies(); res.StatusCode != http.StatusSeeOther || len(c) != 1 || c[0].MaxAge >= 0 {
 		t.Fatalf("sign-out: %d %+v", res.StatusCode, c)
+	}
+	if res, _ := getAs(t, s, "/cases", http.Header{"Cookie": {cookies[0].Name + "=" + cookies[0].Value}}); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("after sign-out: %d", res.StatusCode)
 	}
 }
 
