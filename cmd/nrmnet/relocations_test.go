@@ -271,16 +271,37 @@ func TestRelocationThroughRunningNodes(t *testing.T) {
 		t.Error("Camden's page shows the child's name")
 	}
 
-	// The page's accept form, as a browser on the page sends it.
-	req, err := http.NewRequest(http.MethodPost, "http://"+cmd.HTTPAddr()+"/relocations/"+string(asked.ID)+"/accept", strings.NewReader(url.Values{}.Encode()))
+	// The page's accept form, as a browser on the page sends it: signed in
+	// through the sign-in form, with the session cookie that gives.
+	cl := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, err := http.NewRequest(http.MethodPost, "http://"+cmd.HTTPAddr()+"/signin", strings.NewReader(url.Values{"token": {tokens["CMD"]}, "next": {"/relocations"}}.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	req.AddCookie(&http.Cookie{Name: "nrmnet_token", Value: tokens["CMD"]})
-	cl := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var session *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "nrmnet_session" {
+			session = c
+		}
+	}
+	if res.StatusCode != http.StatusSeeOther || session == nil {
+		t.Fatalf("sign-in: %d, cookies %v", res.StatusCode, res.Cookies())
+	}
+	req, err = http.NewRequest(http.MethodPost, "http://"+cmd.HTTPAddr()+"/relocations/"+string(asked.ID)+"/accept", strings.NewReader(url.Values{}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.AddCookie(session)
+	res, err = cl.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
