@@ -501,9 +501,9 @@ func FuzzSessionCookie(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	real := signInCookie(f, s, "nrmnet_sw").Value
-	f.Add(real)
-	f.Add(`"` + real + `"`)
+	issued := signInCookie(f, s, "nrmnet_sw").Value
+	f.Add(issued)
+	f.Add(`"` + issued + `"`)
 	f.Fuzz(func(t *testing.T, value string) {
 		req := httptest.NewRequest(http.MethodGet, "/cases", nil)
 		req.Header.Set("Cookie", sessionCookie+"="+value)
@@ -513,7 +513,7 @@ func FuzzSessionCookie(f *testing.F) {
 			t.Fatalf("status %d for %q", rec.Code, value)
 		}
 		c, err := req.Cookie(sessionCookie)
-		if signed, want := rec.Code == http.StatusOK, err == nil && c.Value == real; signed != want {
+		if signed, want := rec.Code == http.StatusOK, err == nil && c.Value == issued; signed != want {
 			t.Fatalf("cookie %q: signed in %v", value, signed)
 		}
 	})
