@@ -61,7 +61,9 @@ func TestRegionSurvivesKilledAndPartitionedNodes(t *testing.T) {
 		}
 	}
 	bin := filepath.Join(buildDir, "nrmnet")
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/nrmnet")
+	// Built as the Dockerfile says, with the version stamped in.
+	version := "deploytest-" + suffix
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", bin, "./cmd/nrmnet")
 	build.Dir = repo
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -70,6 +72,9 @@ func TestRegionSurvivesKilledAndPartitionedNodes(t *testing.T) {
 	image := imageRepo + ":" + suffix
 	t.Cleanup(func() { d.quiet("rmi", "-f", image) })
 	d.must("build", "-q", "-t", image, buildDir)
+	if out := d.must("run", "--rm", image, "version"); !strings.Contains(string(out), version) {
+		t.Fatalf("the image's nrmnet version says %q; want %s", out, version)
+	}
 
 	// The region's nodes, owned by the image's user.
 	uid, gid := imageUID, imageUID
