@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"nrmnet/node/web"
 	"nrmnet/schemas/authority"
 	v1 "nrmnet/schemas/v1"
 	"nrmnet/storage"
@@ -80,6 +81,12 @@ type httpConfig struct {
 	Listen string `yaml:"listen"`
 	// ShutdownTimeout bounds how long requests in flight may finish.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// SessionLifetime and SessionIdleTimeout bound a sign-in to the pages.
+	SessionLifetime    time.Duration `yaml:"session_lifetime"`
+	SessionIdleTimeout time.Duration `yaml:"session_idle_timeout"`
+	// SecureCookies marks the session cookie Secure although the node
+	// serves plain HTTP: set it when users come through a TLS proxy.
+	SecureCookies bool `yaml:"secure_cookies"`
 }
 
 type storageConfig struct {
@@ -122,7 +129,8 @@ func defaultNodeConfig(a v1.AuthorityCode) nodeConfig {
 			RosterFile: "region.roster",
 			Threshold:  2,
 		},
-		HTTP:   httpConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: 10 * time.Second},
+		HTTP: httpConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: 10 * time.Second,
+			SessionLifetime: web.DefaultConfig().SessionLifetime, SessionIdleTimeout: web.DefaultConfig().SessionIdleTimeout},
 		Panels: defaultPanelsConfig(),
 		Log:    logConfig{Level: "info", Format: "json"},
 	}
@@ -143,6 +151,12 @@ func (c nodeConfig) validate() error {
 	}
 	if c.KeysDir == "" {
 		errs = append(errs, errors.New("keys_dir: is required"))
+	}
+	switch {
+	case c.HTTP.SessionLifetime < time.Minute || c.HTTP.SessionLifetime > 7*24*time.Hour:
+		errs = append(errs, fmt.Errorf("http.session_lifetime: %s is not between 1m and 168h", c.HTTP.SessionLifetime))
+	case c.HTTP.SessionIdleTimeout < time.Minute || c.HTTP.SessionIdleTimeout > c.HTTP.SessionLifetime:
+		errs = append(errs, fmt.Errorf("http.session_idle_timeout: %s is not between 1m and http.session_lifetime (%s)", c.HTTP.SessionIdleTimeout, c.HTTP.SessionLifetime))
 	}
 	errs = append(errs, c.Panels.validate()...)
 	switch c.Log.Level {

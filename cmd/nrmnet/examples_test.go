@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"nrmnet/federation/roster"
 )
@@ -77,5 +78,26 @@ func TestOtherRegionSettings(t *testing.T) {
 		if !strings.Contains(joined, w) {
 			t.Errorf("errors do not say %q:\n%s", w, joined)
 		}
+	}
+}
+
+// TestSessionSettingsChecked: the page sessions' durations are checked with
+// the keys named.
+func TestSessionSettingsChecked(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"authority: ISL\nhttp:\n  session_lifetime: 30s\n", "http.session_lifetime: 30s"},
+		{"authority: ISL\nhttp:\n  session_lifetime: 1h\n  session_idle_timeout: 2h\n", "http.session_idle_timeout: 2h0m0s"},
+	} {
+		c, err := parseNodeConfig(strings.NewReader(tc.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v; want an error naming %q", tc.yaml, err, tc.want)
+		}
+	}
+	c, err := parseNodeConfig(strings.NewReader("authority: ISL\nhttp:\n  secure_cookies: true\n"))
+	if err != nil || c.validate() != nil || !c.HTTP.SecureCookies || c.HTTP.SessionLifetime != 8*time.Hour {
+		t.Fatalf("defaults with secure_cookies: %+v, %v", c.HTTP, err)
 	}
 }

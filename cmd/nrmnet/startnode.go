@@ -417,6 +417,8 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 
 	wc := web.DefaultConfig()
 	wc.Authority = cfg.Authority
+	wc.SessionLifetime, wc.SessionIdleTimeout = cfg.HTTP.SessionLifetime, cfg.HTTP.SessionIdleTimeout
+	wc.SecureCookies = cfg.HTTP.SecureCookies
 	wc.Version = buildVersion()
 	wc.Region = n.status
 	wc.Cases = webCases{store: n.store}

@@ -55,6 +55,7 @@ type sessionStore struct {
 	lifetime time.Duration // absolute, from sign-in
 	idle     time.Duration // since last use
 	max      int
+	secure   bool // mark cookies Secure even over plain HTTP (TLS at a proxy)
 
 	mu        sync.Mutex
 	byKey     map[sessionKey]*list.Element // of *session
@@ -65,8 +66,8 @@ type sessionStore struct {
 // sweepEvery is how often a sign-in also sweeps out expired sessions.
 const sweepEvery = time.Minute
 
-func newSessionStore(lifetime, idle time.Duration, max int) *sessionStore {
-	return &sessionStore{lifetime: lifetime, idle: idle, max: max, byKey: map[sessionKey]*list.Element{}, byUse: list.New()}
+func newSessionStore(lifetime, idle time.Duration, max int, secure bool) *sessionStore {
+	return &sessionStore{lifetime: lifetime, idle: idle, max: max, secure: secure, byKey: map[sessionKey]*list.Element{}, byUse: list.New()}
 }
 
 // expired says whether se may no longer be used at now: it is older than
@@ -165,11 +166,11 @@ func (st *sessionStore) cookieFor(r *http.Request, id string) *http.Cookie {
 	return &http.Cookie{
 		Name: sessionCookie, Value: id, Path: "/",
 		MaxAge:   int(st.lifetime / time.Second),
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+		HttpOnly: true, Secure: r.TLS != nil || st.secure, SameSite: http.SameSiteStrictMode,
 	}
 }
 
 // expiredCookie tells the browser to drop the cookie called name.
-func expiredCookie(r *http.Request, name string) *http.Cookie {
-	return &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode}
+func (st *sessionStore) expiredCookie(r *http.Request, name string) *http.Cookie {
+	return &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil || st.secure, SameSite: http.SameSiteStrictMode}
 }

@@ -380,7 +380,7 @@ func TestSessionStoreBound(t *testing.T) {
 // At the default bound of 10,000 sessions, the 10,001st ends the oldest.
 func TestSessionStoreDefaultBound(t *testing.T) {
 	c := DefaultConfig()
-	st := newSessionStore(c.SessionLifetime, c.SessionIdleTimeout, c.MaxSessions)
+	st := newSessionStore(c.SessionLifetime, c.SessionIdleTimeout, c.MaxSessions, false)
 	now := testNow
 	var first, second string
 	for i := range c.MaxSessions + 1 {
@@ -517,4 +517,34 @@ func FuzzSessionCookie(f *testing.F) {
 			t.Fatalf("cookie %q: signed in %v", value, signed)
 		}
 	})
+}
+
+// TestSecureCookiesBehindAProxy: with SecureCookies set, a sign-in over
+// plain HTTP (TLS ended at a reverse proxy) still gets a Secure cookie, and
+// so does the cookie that ends the session; without it, it does not.
+func TestSecureCookiesBehindAProxy(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		s := sessionServer(t, &fakeClock{now: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)}, func(c *Config) { c.SecureCookies = secure })
+		c := signInCookie(t, s, "nrmnet_sw")
+		if c.Secure != secure {
+			t.Errorf("SecureCookies %v: the session cookie's Secure is %v", secure, c.Secure)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/signout", nil)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		req.AddCookie(c)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		cleared := false
+		for _, out := range rec.Result().Cookies() {
+			if out.Name == sessionCookie {
+				cleared = true
+				if out.Secure != secure {
+					t.Errorf("SecureCookies %v: the sign-out cookie's Secure is %v", secure, out.Secure)
+				}
+			}
+		}
+		if !cleared {
+			t.Errorf("SecureCookies %v: sign-out (status %d) did not clear the session cookie", secure, rec.Code)
+		}
+	}
 }

@@ -106,6 +106,11 @@ type Config struct {
 	// MaxSessions bounds the sign-ins held in memory; at the bound a new
 	// one ends the least recently used.
 	MaxSessions int
+	// SecureCookies marks the session cookie Secure even when this server
+	// sees plain HTTP: set it when users reach the pages over HTTPS through
+	// a reverse proxy, so a browser never sends the cookie unencrypted.
+	// Without it the cookie is Secure only when this server serves TLS.
+	SecureCookies bool
 
 	// Logger receives the server's logs (never case content); nil means
 	// slog.Default().
@@ -210,7 +215,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: cfg.Logger.With("component", "web"), pages: map[string]*template.Template{},
-		sessions: newSessionStore(cfg.SessionLifetime, cfg.SessionIdleTimeout, cfg.MaxSessions),
+		sessions: newSessionStore(cfg.SessionLifetime, cfg.SessionIdleTimeout, cfg.MaxSessions, cfg.SecureCookies),
 	}
 	a, _ := authority.Lookup(cfg.Authority)
 	s.name = a.Name
@@ -282,7 +287,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	if _, err := r.Cookie(legacyTokenCookie); err == nil {
-		http.SetCookie(w, expiredCookie(r, legacyTokenCookie))
+		http.SetCookie(w, s.sessions.expiredCookie(r, legacyTokenCookie))
 	}
 	s.mux.ServeHTTP(w, r)
 }
@@ -591,7 +596,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		s.sessions.end(c.Value)
 	}
-	http.SetCookie(w, expiredCookie(r, sessionCookie))
+	http.SetCookie(w, s.sessions.expiredCookie(r, sessionCookie))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
