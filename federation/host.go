@@ -118,7 +118,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("federation: %w: peer ID %s is not on roster serial %d for %s", ErrNotOnRoster, self, r.Serial, r.Region)
 	}
 
-	others, err := verifyNeighbours(cfg)
+	others, err := verifyNeighbours(cfg, log)
 	if err != nil {
 		return nil, err
 	}

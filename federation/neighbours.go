@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 
@@ -187,13 +188,20 @@ func (h *Host) wanted() map[peer.ID]bool {
 }
 
 // verifyNeighbours checks the configured rosters of other regions at start.
-func verifyNeighbours(cfg Config) (*neighbours, error) {
+// An expired one is left out with a warning (this node's bridge brings the
+// newer one); any other fault is a configuration error.
+func verifyNeighbours(cfg Config, log *slog.Logger) (*neighbours, error) {
 	regions := map[string]*membership{}
 	for _, t := range cfg.Neighbours {
 		if len(t.Roster) == 0 {
 			continue
 		}
 		r, err := roster.Verify(t.Roster, t.Anchors, t.Threshold, cfg.Now())
+		if errors.Is(err, roster.ErrExpired) {
+			log.Warn("the roster held for another region has expired; waiting for a newer one from this region's bridge",
+				"region", t.Region, "err", err)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("federation: roster of %s: %w", t.Region, err)
 		}

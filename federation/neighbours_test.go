@@ -191,3 +191,24 @@ func TestNeighbourConfigRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestExpiredNeighbourRosterIsLeftOut: a node does not refuse to start
+// because the roster it holds for another region has expired; it holds none
+// for that region until a newer one comes.
+func TestExpiredNeighbourRosterIsLeftOut(t *testing.T) {
+	n := newNodes(1)[0]
+	signed := sign(t, rosterOf(t, 1, []*node{n}, false), anchor1, anchor2)
+	se := authority.InRegion(otherRegion)
+	old := regionRoster(t, otherRegion, 1, []*node{{code: se[0].Code, key: seedKey(62)}}, nil)
+	old.IssuedAt, old.ExpiresAt = old.IssuedAt.Add(-48*time.Hour), time.Now().Add(-time.Hour).Truncate(time.Second)
+	cfg := testConfig(t, n, signed)
+	cfg.Neighbours = []federation.RegionTrust{{Region: otherRegion, Anchors: seAnchors, Threshold: 2, Roster: sign(t, old, seAnchor1, seAnchor2)}}
+	h, err := federation.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("an expired roster of another region stopped the node: %v", err)
+	}
+	defer h.Close()
+	if rs := h.Rosters(); len(rs) != 1 || rs[0].Region != region {
+		t.Fatalf("Rosters() = %d rosters; want only the home one", len(rs))
+	}
+}
