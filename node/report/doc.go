@@ -7,7 +7,7 @@
 // and the share positive; cases awaiting a CG decision and for how long;
 // reconsiderations).
 //
-// Everything here is a pure function of a slice of cases, a Quarter and a
+// Everything here is a pure function of the cases, a Quarter and a
 // bank holiday calendar: no storage, no clock, no I/O but the writers. The
 // output never identifies a child: no row carries an ID, a name, a date of
 // birth or a date; free text is mapped onto a fixed vocabulary; the
@@ -20,4 +20,11 @@
 //
 //	rows, err := report.Referrals(cases, q, calendar.Default(), report.DefaultConfig())
 //	err = report.WriteReferralsCSV(w, rows) // or WriteReferralsJSON
+//
+// A caller that streams the cases rather than holding them all uses the
+// builders Quarterly and Referrals wrap, which keep no case:
+//
+//	b, err := report.NewQuarterly(q, calendar.Default(), report.DefaultConfig())
+//	err = store.ExportCases(ctx, who, b.Add) // or b.Add(c) for each case
+//	ret := b.Return()
 package report

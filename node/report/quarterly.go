@@ -3,6 +3,7 @@ package report
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -119,12 +120,65 @@ const SuppressionRule = "Counts from 1 to T-1 are shown as <T. Where one count i
 
 // Quarterly builds the quarterly return for quarter q from cases, counting
 // working days with cal. Which events count, and at which authority when a
-// child moved, is set out in DESIGN.md.
+// child moved, is set out in DESIGN.md. It is NewQuarterly with every case
+// added in turn.
 func Quarterly(cases []*v1.Case, q Quarter, cal *calendar.Calendar, cfg Config) (*Return, error) {
+	b, err := NewQuarterly(q, cal, cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cases {
+		if err := b.Add(c); err != nil {
+			return nil, err
+		}
+	}
+	return b.Return(), nil
+}
+
+// QuarterlyBuilder builds a quarterly return one case at a time, for a
+// caller that streams the cases (the node, from the store's bulk read)
+// rather than holding them all: it keeps the counts, never a case. The
+// counts it holds are raw, not yet suppressed, so it prints as its quarter
+// only, and has no exported field to encode; Return is the only way out.
+// It is not safe for concurrent use.
+type QuarterlyBuilder struct {
+	quarter Quarter
+	cfg     Config
+	in      span
+	policy  workflow.Policy
+	t       *quarterTallies
+}
+
+// NewQuarterly starts the quarterly return for quarter q, counting working
+// days with cal. It refuses an invalid quarter (ErrInvalidQuarter), a nil
+// calendar (ErrNilCalendar) or an invalid cfg (ErrInvalidConfig).
+func NewQuarterly(q Quarter, cal *calendar.Calendar, cfg Config) (*QuarterlyBuilder, error) {
 	if err := check(q, cal, cfg); err != nil {
 		return nil, err
 	}
-	return collect(cases, q, cfg).publish(q, cfg.Threshold), nil
+	return &QuarterlyBuilder{quarter: q, cfg: cfg, in: q.span(), policy: workflow.DefaultPolicy(), t: newQuarterTallies(cfg)}, nil
+}
+
+// Add counts c in the return; a nil case is skipped. c is read during the
+// call only: nothing of it but the counts is kept. The error is always nil:
+// Add has the shape of the function storage.Store.ExportCases calls with
+// each case, so that a builder can be handed to it as it is.
+func (b *QuarterlyBuilder) Add(c *v1.Case) error {
+	b.t.add(c, b.in, b.cfg, b.policy)
+	return nil
+}
+
+// Return suppresses the counts of the cases added so far and returns the
+// quarterly return. The builder is unchanged: more cases may be added and
+// Return called again.
+func (b *QuarterlyBuilder) Return() *Return {
+	return b.t.publish(b.quarter, b.cfg.Threshold)
+}
+
+// Format prints the builder as its quarter, whatever the verb, so that no
+// log line or error message can show a raw count or a small nationality.
+func (b *QuarterlyBuilder) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "report.QuarterlyBuilder(%s)", b.quarter)
 }
 
 // quarterTallies are the raw counts of a quarter, before suppression. They
@@ -135,73 +189,69 @@ type quarterTallies struct {
 	rg, cg, awaiting, requested, decided           *tally
 }
 
-func collect(cases []*v1.Case, quarter Quarter, cfg Config) *quarterTallies {
-	q := quarter.span()
+func newQuarterTallies(cfg Config) *quarterTallies {
 	exploitation := newTally()
 	for _, e := range v1.ExploitationTypes {
 		exploitation.ensure(string(e))
 	}
 	exploitation.ensure(CategoryMultiple)
-	sex := newTally(string(v1.SexFemale), string(v1.SexMale), string(v1.SexOther), string(v1.SexUnknown))
-	age := newTally(AgeUnder12, Age12To15, Age16To17, Age18AndOver, AgeDisputed, AgeNotKnown)
-	nationality := newTally()
 	responder := newTally()
 	for _, r := range v1.FirstResponderTypes {
 		responder.ensure(string(r))
 	}
-	countyLines := 0
-	rg := newTally(string(v1.OutcomePositive), string(v1.OutcomeNegative))
-	cg := newTally(string(v1.OutcomePositive), string(v1.OutcomeNegative))
-	awaiting := newTally(bandLabels(cfg.AwaitingBands)...)
-	requested := newTally(string(v1.StageRG), string(v1.StageCG))
-	decided := newTally(string(v1.ReconsiderationAccepted), string(v1.ReconsiderationRefused))
-	policy := workflow.DefaultPolicy()
-	end := q.end
+	return &quarterTallies{
+		exploitation: exploitation,
+		sex:          newTally(string(v1.SexFemale), string(v1.SexMale), string(v1.SexOther), string(v1.SexUnknown)),
+		age:          newTally(AgeUnder12, Age12To15, Age16To17, Age18AndOver, AgeDisputed, AgeNotKnown),
+		nationality:  newTally(),
+		responder:    responder,
+		rg:           newTally(string(v1.OutcomePositive), string(v1.OutcomeNegative)),
+		cg:           newTally(string(v1.OutcomePositive), string(v1.OutcomeNegative)),
+		awaiting:     newTally(bandLabels(cfg.AwaitingBands)...),
+		requested:    newTally(string(v1.StageRG), string(v1.StageCG)),
+		decided:      newTally(string(v1.ReconsiderationAccepted), string(v1.ReconsiderationRefused)),
+	}
+}
 
-	for _, c := range cases {
-		if c == nil {
+// add counts c, for the quarter q.
+func (t *quarterTallies) add(c *v1.Case, q span, cfg Config, policy workflow.Policy) {
+	if c == nil {
+		return
+	}
+	if countsAsReferral(c, q) {
+		if len(c.Referral.ExploitationTypes) == 1 {
+			t.exploitation.add(string(c.Referral.ExploitationTypes[0]))
+		} else {
+			t.exploitation.add(CategoryMultiple)
+		}
+		if c.Referral.CountyLines {
+			t.countyLines++
+		}
+		t.sex.add(string(orDefault(c.Identity.Sex, v1.SexUnknown)))
+		t.age.add(ageGroup(c, policy))
+		t.nationality.add(nationalityOf(c))
+		t.responder.add(string(orDefault(c.Referral.FirstResponderType, v1.ResponderOther)))
+	}
+	for _, d := range c.Decisions {
+		if !q.Contains(d.DecidedAt) || !ownsAt(c, d.DecidedAt) {
 			continue
 		}
-		if countsAsReferral(c, q) {
-			if len(c.Referral.ExploitationTypes) == 1 {
-				exploitation.add(string(c.Referral.ExploitationTypes[0]))
-			} else {
-				exploitation.add(CategoryMultiple)
-			}
-			if c.Referral.CountyLines {
-				countyLines++
-			}
-			sex.add(string(orDefault(c.Identity.Sex, v1.SexUnknown)))
-			age.add(ageGroup(c, policy))
-			nationality.add(nationalityOf(c))
-			responder.add(string(orDefault(c.Referral.FirstResponderType, v1.ResponderOther)))
-		}
-		for _, d := range c.Decisions {
-			if !q.Contains(d.DecidedAt) || !ownsAt(c, d.DecidedAt) {
-				continue
-			}
-			if d.Stage == v1.StageCG {
-				cg.add(string(d.Outcome))
-			} else {
-				rg.add(string(d.Outcome))
-			}
-		}
-		for _, r := range c.Reconsiderations {
-			if q.Contains(r.RequestedAt) && ownsAt(c, r.RequestedAt) {
-				requested.add(string(r.Stage))
-			}
-			if r.DecidedAt != nil && r.Outcome != v1.ReconsiderationPending && q.Contains(*r.DecidedAt) && ownsAt(c, *r.DecidedAt) {
-				decided.add(string(r.Outcome))
-			}
-		}
-		if since, ok := awaitingCG(c, end); ok {
-			awaiting.add(band(cfg.AwaitingBands, civilDays(since, end)))
+		if d.Stage == v1.StageCG {
+			t.cg.add(string(d.Outcome))
+		} else {
+			t.rg.add(string(d.Outcome))
 		}
 	}
-
-	return &quarterTallies{
-		exploitation: exploitation, sex: sex, age: age, nationality: nationality, responder: responder,
-		countyLines: countyLines, rg: rg, cg: cg, awaiting: awaiting, requested: requested, decided: decided,
+	for _, r := range c.Reconsiderations {
+		if q.Contains(r.RequestedAt) && ownsAt(c, r.RequestedAt) {
+			t.requested.add(string(r.Stage))
+		}
+		if r.DecidedAt != nil && r.Outcome != v1.ReconsiderationPending && q.Contains(*r.DecidedAt) && ownsAt(c, *r.DecidedAt) {
+			t.decided.add(string(r.Outcome))
+		}
+	}
+	if since, ok := awaitingCG(c, q.end); ok {
+		t.awaiting.add(band(cfg.AwaitingBands, civilDays(since, q.end)))
 	}
 }
 

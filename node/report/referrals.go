@@ -56,41 +56,79 @@ type ReferralRow struct {
 //
 // It is the authority's own management information. Rows are not
 // suppressed (one row is one referral); what leaves the authority is the
-// quarterly return.
+// quarterly return. It is NewReferrals with every case added in turn.
 func Referrals(cases []*v1.Case, q Quarter, cal *calendar.Calendar, cfg Config) ([]ReferralRow, error) {
+	b, err := NewReferrals(q, cal, cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cases {
+		if err := b.Add(c); err != nil {
+			return nil, err
+		}
+	}
+	return b.Rows(), nil
+}
+
+// ReferralsBuilder builds the per-referral dataset one case at a time, for
+// a caller that streams the cases rather than holding them all: it keeps
+// the rows of the quarter's referrals (no child identified), never a case.
+// It is not safe for concurrent use.
+type ReferralsBuilder struct {
+	quarter         Quarter
+	in              span
+	cal             *calendar.Calendar
+	sources, issues vocabulary
+	rows            []ReferralRow
+}
+
+// NewReferrals starts the per-referral dataset for quarter q, counting
+// working days with cal. It refuses an invalid quarter (ErrInvalidQuarter),
+// a nil calendar (ErrNilCalendar) or an invalid cfg (ErrInvalidConfig).
+func NewReferrals(q Quarter, cal *calendar.Calendar, cfg Config) (*ReferralsBuilder, error) {
 	if err := check(q, cal, cfg); err != nil {
 		return nil, err
 	}
-	sources, issues := newVocabulary(cfg.Sources), newVocabulary(cfg.PresentingIssues)
-	var rows []ReferralRow
-	in := q.span()
-	for _, c := range cases {
-		if !countsAsReferral(c, in) {
-			continue
-		}
-		div, err := workflow.DivisionOf(c.Responsible)
-		if err != nil {
-			continue // not a listed authority: Validate refuses such a case
-		}
-		r := ReferralRow{
-			Quarter:         q,
-			Source:          sources.category(c.Referral.Source),
-			PresentingIssue: issues.category(c.Referral.PresentingIssue),
-			RAGBefore:       ragBefore(c),
-			RAGAfter:        ragAfter(c),
-		}
-		var at time.Time
-		r.Outcome, at = outcomeOf(c)
-		if i := slices.IndexFunc(c.Decisions, func(d v1.NRMDecision) bool { return d.Stage == v1.StageRG }); i >= 0 {
-			r.WorkingDaysToRG = workingDays(cal, div, c.Referral.ReferredAt, c.Decisions[i].DecidedAt)
-		}
-		if !at.IsZero() {
-			r.WorkingDaysToOutcome = workingDays(cal, div, c.Referral.ReferredAt, at)
-		}
-		rows = append(rows, r)
+	return &ReferralsBuilder{quarter: q, in: q.span(), cal: cal, sources: newVocabulary(cfg.Sources), issues: newVocabulary(cfg.PresentingIssues)}, nil
+}
+
+// Add makes c's row if its referral counts in the quarter; a nil case is
+// skipped. c is read during the call only. The error is always nil: Add
+// has the shape of the function storage.Store.ExportCases calls with each
+// case, so that a builder can be handed to it as it is.
+func (b *ReferralsBuilder) Add(c *v1.Case) error {
+	if !countsAsReferral(c, b.in) {
+		return nil
 	}
-	slices.SortFunc(rows, compareRows)
-	return rows, nil
+	div, err := workflow.DivisionOf(c.Responsible)
+	if err != nil {
+		return nil // not a listed authority: Validate refuses such a case
+	}
+	r := ReferralRow{
+		Quarter:         b.quarter,
+		Source:          b.sources.category(c.Referral.Source),
+		PresentingIssue: b.issues.category(c.Referral.PresentingIssue),
+		RAGBefore:       ragBefore(c),
+		RAGAfter:        ragAfter(c),
+	}
+	var at time.Time
+	r.Outcome, at = outcomeOf(c)
+	if i := slices.IndexFunc(c.Decisions, func(d v1.NRMDecision) bool { return d.Stage == v1.StageRG }); i >= 0 {
+		r.WorkingDaysToRG = workingDays(b.cal, div, c.Referral.ReferredAt, c.Decisions[i].DecidedAt)
+	}
+	if !at.IsZero() {
+		r.WorkingDaysToOutcome = workingDays(b.cal, div, c.Referral.ReferredAt, at)
+	}
+	b.rows = append(b.rows, r)
+	return nil
+}
+
+// Rows returns the rows of the cases added so far, sorted by their content
+// (nil if none). The slice is the caller's: more cases may be added and
+// Rows called again.
+func (b *ReferralsBuilder) Rows() []ReferralRow {
+	slices.SortFunc(b.rows, compareRows)
+	return slices.Clone(b.rows)
 }
 
 func check(q Quarter, cal *calendar.Calendar, cfg Config) error {
