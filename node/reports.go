@@ -32,7 +32,9 @@ type caseExporter interface {
 // statistics' categories from every case of the node, every count
 // small-number suppressed (node/report). Building it decrypts every case
 // in one audited bulk read, in the name of who asked, with the purpose
-// reportPurpose. Erased cases are left out.
+// reportPurpose; each case is counted as the read hands it over and then
+// dropped, so the memory it takes does not grow with the cases. Erased
+// cases are left out.
 func (n *Node) QuarterlyReturn(ctx context.Context, who Principal, q report.Quarter) (*report.Return, error) {
 	return n.quarterlyReturn(ctx, who, q, n.reportCases)
 }
@@ -46,15 +48,20 @@ func (n *Node) quarterlyReturn(ctx context.Context, who Principal, q report.Quar
 	if err := q.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	cases, err := read(ctx, who.access(reportPurpose, v1.BasisPublicTask))
-	if err != nil {
-		return nil, err
-	}
-	ret, err := report.Quarterly(cases, q, n.cal, report.DefaultConfig())
+	b, err := report.NewQuarterly(q, n.cal, report.DefaultConfig())
 	if err != nil {
 		return nil, fmt.Errorf("quarterly return %s: %w", q, err)
 	}
-	n.log.Info("quarterly return built", "quarter", q.String(), "cases", len(cases), "actor", who.ID)
+	cases := 0
+	err = read(ctx, who.access(reportPurpose, v1.BasisPublicTask), func(c *v1.Case) error {
+		cases++
+		return b.Add(c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	ret := b.Return()
+	n.log.Info("quarterly return built", "quarter", q.String(), "cases", cases, "actor", who.ID)
 	return ret, nil
 }
 
@@ -64,7 +71,7 @@ func (n *Node) quarterlyReturn(ctx context.Context, who Principal, q report.Quar
 // information. It needs CanReadReferralData (the NRM coordinator's, never the
 // regional coordinator's: the rows are not suppressed) and, like
 // QuarterlyReturn, reads every case in one audited bulk read, with the
-// purpose referralsPurpose.
+// purpose referralsPurpose, keeping the rows and dropping each case.
 func (n *Node) ReferralDataset(ctx context.Context, who Principal, q report.Quarter) ([]report.ReferralRow, error) {
 	if err := n.require(ctx, who, CanReadReferralData, "report.referrals", q.String()); err != nil {
 		return nil, err
@@ -72,37 +79,31 @@ func (n *Node) ReferralDataset(ctx context.Context, who Principal, q report.Quar
 	if err := q.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	cases, err := n.reportCases(ctx, who.access(referralsPurpose, v1.BasisPublicTask))
-	if err != nil {
-		return nil, err
-	}
-	rows, err := report.Referrals(cases, q, n.cal, report.DefaultConfig())
+	b, err := report.NewReferrals(q, n.cal, report.DefaultConfig())
 	if err != nil {
 		return nil, fmt.Errorf("per-referral dataset %s: %w", q, err)
 	}
+	if err := n.reportCases(ctx, who.access(referralsPurpose, v1.BasisPublicTask), b.Add); err != nil {
+		return nil, err
+	}
+	rows := b.Rows()
 	n.log.Info("per-referral dataset built", "quarter", q.String(), "rows", len(rows), "actor", who.ID)
 	return rows, nil
 }
 
-// caseReader reads every case of the node for a report.
-type caseReader func(ctx context.Context, who storage.Access) ([]*v1.Case, error)
+// caseReader reads every case of the node for a report, calling fn with
+// each in turn; fn keeps what it needs of the case, not the case. It stops
+// at fn's first error and returns it, wrapped.
+type caseReader func(ctx context.Context, who storage.Access, fn func(*v1.Case) error) error
 
 // reportCases reads every case with the store's bulk read, or case by case
 // if the store has none.
-func (n *Node) reportCases(ctx context.Context, who storage.Access) ([]*v1.Case, error) {
+func (n *Node) reportCases(ctx context.Context, who storage.Access, fn func(*v1.Case) error) error {
 	ex, ok := n.store.(caseExporter)
 	if !ok {
-		return n.allCases(ctx, who)
+		return n.allCases(ctx, who, fn)
 	}
-	var out []*v1.Case
-	err := ex.ExportCases(ctx, who, func(c *v1.Case) error {
-		out = append(out, c)
-		return nil
-	})
-	if err != nil {
-		return nil, classify(err)
-	}
-	return out, nil
+	return classify(ex.ExportCases(ctx, who, fn))
 }
 
 // reportReaders is how many case reads allCases keeps in flight: the
@@ -113,14 +114,14 @@ const reportReaders = 16
 // allCases reads every case, page by page from the summary index, each
 // page by reportReaders readers at once, each read audited on its own: the
 // way reports were built before the store had a bulk read, kept for a Store
-// without ExportCases. Erased cases are left out.
-func (n *Node) allCases(ctx context.Context, who storage.Access) ([]*v1.Case, error) {
-	var out []*v1.Case
+// without ExportCases. It calls fn with the cases of each page, in the
+// page's order, and keeps none. Erased cases are left out.
+func (n *Node) allCases(ctx context.Context, who storage.Access, fn func(*v1.Case) error) error {
 	q := storage.CaseQuery{Limit: storage.MaxListLimit}
 	for {
 		page, err := n.store.ListCases(ctx, q, who)
 		if err != nil {
-			return nil, classify(err)
+			return classify(err)
 		}
 		got := make([]*v1.Case, len(page))
 		errs := make([]error, len(page))
@@ -141,15 +142,18 @@ func (n *Node) allCases(ctx context.Context, who storage.Access) ([]*v1.Case, er
 		}
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
-			return nil, classify(err)
+			return classify(err)
 		}
 		for _, c := range got {
-			if c != nil {
-				out = append(out, c)
+			if c == nil {
+				continue
+			}
+			if err := fn(c); err != nil {
+				return classify(err)
 			}
 		}
 		if len(page) < q.Limit {
-			return out, nil
+			return nil
 		}
 		q.Cursor = page[len(page)-1].Cursor()
 	}

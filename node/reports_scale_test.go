@@ -44,14 +44,17 @@ const scaleRounds = 3
 // by default, so that the ordinary run stays quick) in an on-disk store
 // with the default configuration, closes it, and then, in a child process
 // that opens the store afresh (so that the memory used to write the cases
-// is not counted), builds the 2025-Q1 return scaleRounds times each way,
-// interleaved: through the node (Node.QuarterlyReturn: role check, one
-// audited bulk read with storage.ExportCases, node/report), and with
+// is not counted), builds the 2025-Q1 return scaleRounds times each of
+// three ways, interleaved: through the node (Node.QuarterlyReturn: role
+// check, one audited bulk read with storage.ExportCases, each case counted
+// as it comes and dropped); collected, as the node built it before it
+// streamed (the same bulk read into a slice of every case, then
+// node/report.Quarterly over it: collectedReturn); and with
 // node/report.Quarterly alone over the same cases already in memory. It
-// asserts that both give the same return and reports the median times,
-// their ratio and the peak resident memory of each (VmHWM, reset before
-// each side through /proc/self/clear_refs). Times are figures for
-// docs/benchmarks.md, never asserted.
+// asserts that all three give the same return and reports the median
+// times, their ratios and the peak resident memory of each (VmHWM, reset
+// before each side through /proc/self/clear_refs). Times and memory are
+// figures for docs/benchmarks.md, never asserted.
 func TestQuarterlyReturnAtScale(t *testing.T) {
 	if *reportCases <= 0 {
 		t.Skip("-node.reportcases is 0")
@@ -189,15 +192,19 @@ func TestQuarterlyReturnScaleChild(t *testing.T) {
 	say("store open: VmRSS %.1f MiB", settle()["VmRSS"])
 
 	// The cases in memory for node/report alone: one bulk read, kept.
-	cases, err := nd.reportCases(ctx, who.access("benchmark baseline", v1.BasisPublicTask))
+	var cases []*v1.Case
+	err = nd.reportCases(ctx, who.access("benchmark baseline", v1.BasisPublicTask), func(c *v1.Case) error {
+		cases = append(cases, c)
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	say("%d cases read into memory: VmRSS %.1f MiB", len(cases), settle()["VmRSS"])
 
-	var nodeT, pureT []time.Duration
-	var nodeHWM, pureHWM, nodeBase, pureBase float64
-	var nodeRet, pureRet *report.Return
+	var nodeT, collT, pureT []time.Duration
+	var nodeHWM, collHWM, pureHWM, nodeBase, collBase, pureBase float64
+	var nodeRet, collRet, pureRet *report.Return
 	for range scaleRounds {
 		nodeBase = max(nodeBase, settle()["VmRSS"])
 		resetPeakRSS(t)
@@ -208,6 +215,16 @@ func TestQuarterlyReturnScaleChild(t *testing.T) {
 			t.Fatal(err)
 		}
 		nodeHWM = max(nodeHWM, procMemMiB(t)["VmHWM"])
+
+		collBase = max(collBase, settle()["VmRSS"])
+		resetPeakRSS(t)
+		t0 = time.Now()
+		collRet, err = collectedReturn(ctx, nd, who, q)
+		collT = append(collT, time.Since(t0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		collHWM = max(collHWM, procMemMiB(t)["VmHWM"])
 
 		pureBase = max(pureBase, settle()["VmRSS"])
 		resetPeakRSS(t)
@@ -222,12 +239,33 @@ func TestQuarterlyReturnScaleChild(t *testing.T) {
 	if !reflect.DeepEqual(nodeRet, pureRet) {
 		t.Fatalf("the node's return differs from node/report's over the same cases:\nnode %+v\npure %+v", nodeRet, pureRet)
 	}
-	nm, pm := median(nodeT), median(pureT)
-	say("%d cases, %d rounds: node (bulk ExportCases) median %v %v; node/report alone median %v %v; node / report-only %.1f",
-		len(cases), scaleRounds, nm.Round(time.Millisecond), roundAll(nodeT, time.Millisecond), pm.Round(10*time.Microsecond), roundAll(pureT, 10*time.Microsecond), float64(nm)/float64(pm))
-	say("peak RSS (VmHWM): node %.1f MiB, +%.1f MiB over the %.1f MiB before it (the baseline's cases held); node/report alone %.1f MiB, +%.1f MiB over %.1f MiB",
-		nodeHWM, nodeHWM-nodeBase, nodeBase, pureHWM, pureHWM-pureBase, pureBase)
+	if !reflect.DeepEqual(collRet, pureRet) {
+		t.Fatalf("the collected return differs from node/report's over the same cases:\ncollected %+v\npure      %+v", collRet, pureRet)
+	}
+	nm, cm, pm := median(nodeT), median(collT), median(pureT)
+	say("%d cases, %d rounds: node (bulk ExportCases, streamed) median %v %v; collected (bulk ExportCases into a slice, then node/report) median %v %v; node/report alone median %v %v; node / collected %.2f; node / report-only %.1f",
+		len(cases), scaleRounds, nm.Round(time.Millisecond), roundAll(nodeT, time.Millisecond), cm.Round(time.Millisecond), roundAll(collT, time.Millisecond),
+		pm.Round(10*time.Microsecond), roundAll(pureT, 10*time.Microsecond), float64(nm)/float64(cm), float64(nm)/float64(pm))
+	say("peak RSS (VmHWM): node %.1f MiB, +%.1f MiB over the %.1f MiB before it (the baseline's cases held); collected %.1f MiB, +%.1f MiB over %.1f MiB; node/report alone %.1f MiB, +%.1f MiB over %.1f MiB; node's increase / collected's %.3f",
+		nodeHWM, nodeHWM-nodeBase, nodeBase, collHWM, collHWM-collBase, collBase, pureHWM, pureHWM-pureBase, pureBase, (nodeHWM-nodeBase)/(collHWM-collBase))
 	runtime.KeepAlive(cases)
+}
+
+// collectedReturn builds the quarterly return as Node.QuarterlyReturn did
+// before it streamed the cases: one audited bulk read (with the return's
+// purpose) into a slice of every decoded case, then node/report.Quarterly
+// over the slice. The role check is left out (one audit entry). It is the
+// same-run baseline for the streamed return's time and memory.
+func collectedReturn(ctx context.Context, nd *Node, who Principal, q report.Quarter) (*report.Return, error) {
+	var cases []*v1.Case
+	err := nd.reportCases(ctx, who.access(reportPurpose, v1.BasisPublicTask), func(c *v1.Case) error {
+		cases = append(cases, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return report.Quarterly(cases, q, nd.cal, report.DefaultConfig())
 }
 
 func roundAll(ds []time.Duration, to time.Duration) []time.Duration {
