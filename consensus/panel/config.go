@@ -52,6 +52,12 @@ type Config struct {
 	// node reconciles with DecisionsSince.
 	Observer func(ConcludedDecision)
 
+	// ChangeObserver, if set, is called like Observer after an accepted
+	// command requests the reconsideration of a concluded decision or
+	// records its assurance. Like Observer it is not called for what a
+	// snapshot brings: the node reconciles with Case.
+	ChangeObserver func(DecisionChange)
+
 	// Logger receives the state machine's messages (never case content).
 	// Nil means slog.Default().
 	Logger *slog.Logger

@@ -27,6 +27,17 @@ type ConcludedDecision struct {
 	Record v1.PanelDecision
 }
 
+// DecisionChange is what ChangeObserver receives: an accepted command that
+// requested the reconsideration of a concluded decision or recorded its
+// assurance, and the decision as it stands after the command. The lead
+// authority's node moves its case to match; every other member ignores it.
+type DecisionChange struct {
+	Index    uint64 // the log index of the command
+	Command  v1.ID
+	Op       Op // OpReconsider or OpRecordAssurance
+	Decision Decision
+}
+
 // FSM is a panel's state machine: a raft.FSM whose state lives in Badger.
 //
 // Raft calls Apply, Snapshot and Restore from one goroutine; the query
@@ -136,7 +147,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
-	res, concluded := f.apply(l.Index, l.Data)
+	res, concluded, changed := f.apply(l.Index, l.Data)
 	if res.Code == CodeAccepted || res.Duplicate {
 		f.log.Debug("panel command applied", "index", l.Index, "command", string(res.Command), "op", string(res.Op), "code", string(res.Code), "duplicate", res.Duplicate)
 	} else {
@@ -145,17 +156,20 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if concluded != nil && f.cfg.Observer != nil {
 		f.cfg.Observer(*concluded)
 	}
+	if changed != nil && f.cfg.ChangeObserver != nil {
+		f.cfg.ChangeObserver(*changed)
+	}
 	return res
 }
 
-func (f *FSM) apply(index uint64, data []byte) (Result, *ConcludedDecision) {
+func (f *FSM) apply(index uint64, data []byte) (Result, *ConcludedDecision, *DecisionChange) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	if f.closed {
-		return Result{Index: index, Code: codeFailed, Message: ErrClosed.Error()}, nil
+		return Result{Index: index, Code: codeFailed, Message: ErrClosed.Error()}, nil, nil
 	}
 	if p := f.failed.Load(); p != nil {
-		return Result{Index: index, Code: codeFailed, Message: (*p).Error()}, nil
+		return Result{Index: index, Code: codeFailed, Message: (*p).Error()}, nil, nil
 	}
 	digest := sha256.Sum256(data)
 	cmd, decodeErr := Decode(data)
@@ -163,7 +177,7 @@ func (f *FSM) apply(index uint64, data []byte) (Result, *ConcludedDecision) {
 		// Raft replays entries after the last snapshot on restart; these are
 		// already in the state. Answer from what was stored.
 		if decodeErr != nil {
-			return Result{Index: index, Code: CodeMalformed, Message: clipErr(decodeErr)}, nil
+			return Result{Index: index, Code: CodeMalformed, Message: clipErr(decodeErr)}, nil, nil
 		}
 		var res Result
 		err := f.db.View(func(txn *badger.Txn) error {
@@ -176,14 +190,14 @@ func (f *FSM) apply(index uint64, data []byte) (Result, *ConcludedDecision) {
 			return err
 		})
 		if err != nil {
-			return f.fail(index, err), nil
+			return f.fail(index, err), nil, nil
 		}
-		return res, nil
+		return res, nil, nil
 	}
 
 	txn := f.db.NewTransaction(true)
 	defer txn.Discard()
-	res, concluded, err := f.applyIn(txn, index, &cmd, decodeErr, digest[:])
+	res, concluded, changed, err := f.applyIn(txn, index, &cmd, decodeErr, digest[:])
 	if err == nil {
 		err = txn.Set(f.key(tableApplied), binary.BigEndian.AppendUint64(nil, index))
 	}
@@ -191,64 +205,68 @@ func (f *FSM) apply(index uint64, data []byte) (Result, *ConcludedDecision) {
 		err = txn.Commit()
 	}
 	if err != nil {
-		return f.fail(index, err), nil
+		return f.fail(index, err), nil, nil
 	}
 	f.applied.Store(index)
-	return res, concluded
+	return res, concluded, changed
 }
 
 // applyIn decides one command and stages its writes in txn.
-func (f *FSM) applyIn(txn *badger.Txn, index uint64, cmd *Command, decodeErr error, digest []byte) (Result, *ConcludedDecision, error) {
+func (f *FSM) applyIn(txn *badger.Txn, index uint64, cmd *Command, decodeErr error, digest []byte) (Result, *ConcludedDecision, *DecisionChange, error) {
 	if decodeErr != nil {
 		// Nothing to remember it by; only the applied index moves.
-		return Result{Index: index, Code: CodeMalformed, Message: clipErr(decodeErr)}, nil, nil
+		return Result{Index: index, Code: CodeMalformed, Message: clipErr(decodeErr)}, nil, nil, nil
 	}
 	switch prior, err := f.priorResult(txn, cmd, digest, index); {
 	case err == nil:
-		return prior, nil, nil
+		return prior, nil, nil, nil
 	case !errors.Is(err, ErrNotFound):
-		return Result{}, nil, err
+		return Result{}, nil, nil, err
 	}
 	pc, err := f.loadCase(txn, cmd.Case)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return Result{}, nil, err
+		return Result{}, nil, nil, err
 	}
 	v := process(f.cfg.Panel, pc, cmd, index)
 	var concluded *ConcludedDecision
 	if v.next != nil {
 		b, err := schemas.Marshal(v.next)
 		if err != nil {
-			return Result{}, nil, err
+			return Result{}, nil, nil, err
 		}
 		if len(b) > maxRecordSize {
 			v.result = reject(CodeLimitReached, "the case record would grow to %d bytes, limit %d", len(b), maxRecordSize)
 			v.result.Command, v.result.Op, v.result.Index = cmd.ID, cmd.Op, index
-			v.concluded = nil
+			v.concluded, v.changed = nil, nil
 		} else if err := txn.Set(f.key(tableCase, []byte(cmd.Case)...), b); err != nil {
-			return Result{}, nil, err
+			return Result{}, nil, nil, err
 		}
 	}
 	if d := v.concluded; d != nil {
 		ref, err := schemas.Marshal(decisionRef{Case: cmd.Case, Decision: d.Record.ID, Index: index})
 		if err != nil {
-			return Result{}, nil, err
+			return Result{}, nil, nil, err
 		}
 		if err := txn.Set(f.key(tableDecisionByIndex, decisionIndexKey(index, d.Record.ID)...), ref); err != nil {
-			return Result{}, nil, err
+			return Result{}, nil, nil, err
 		}
 		if err := txn.Set(f.key(tableDecisionByID, []byte(d.Record.ID)...), ref); err != nil {
-			return Result{}, nil, err
+			return Result{}, nil, nil, err
 		}
 		concluded = &ConcludedDecision{Index: index, Record: d.Record}
 	}
 	rec, err := schemas.Marshal(appliedCommand{Result: v.result, Digest: digest})
 	if err != nil {
-		return Result{}, nil, err
+		return Result{}, nil, nil, err
 	}
 	if err := txn.Set(f.key(tableResult, []byte(cmd.ID)...), rec); err != nil {
-		return Result{}, nil, err
+		return Result{}, nil, nil, err
 	}
-	return v.result, concluded, nil
+	var changed *DecisionChange
+	if d := v.changed; d != nil {
+		changed = &DecisionChange{Index: index, Command: cmd.ID, Op: cmd.Op, Decision: *d}
+	}
+	return v.result, concluded, changed, nil
 }
 
 // priorResult answers a command whose ID was applied before: the first

@@ -588,3 +588,55 @@ func TestSnapshotPinnedBeforeRestoreRefusesToPersist(t *testing.T) {
 		t.Fatal("state after restore differs from the snapshot")
 	}
 }
+
+// The change observer sees every accepted reconsideration and assurance
+// command, in log order, with the decision as it stands after the command;
+// rejected commands and replays of applied entries are not seen.
+func TestChangeObserverSeesReconsiderationAndAssurance(t *testing.T) {
+	h := newHarness(t, memConfig(t))
+	f := newFixture()
+	cs := scenario(f)
+	for _, c := range cs {
+		h.apply(c)
+	}
+	type seen struct {
+		op        Op
+		assurance v1.AssuranceStatus
+		reconsid  bool
+	}
+	var got []seen
+	for _, c := range h.changed {
+		s := seen{op: c.Op, reconsid: c.Decision.Reconsideration != nil}
+		if c.Decision.Assurance != nil {
+			s.assurance = c.Decision.Assurance.Status
+		}
+		got = append(got, s)
+	}
+	want := []seen{
+		{OpRecordAssurance, v1.AssuranceSubmitted, false},
+		{OpReconsider, v1.AssuranceSubmitted, true},
+		{OpRecordAssurance, v1.AssuranceSubmitted, false},
+		{OpRecordAssurance, v1.AssuranceQueried, false},
+		{OpRecordAssurance, v1.AssuranceSubmitted, false},
+		{OpRecordAssurance, v1.AssuranceAssured, false},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("change observer saw %+v\nwant %+v", got, want)
+	}
+	pc := h.caseState()
+	last := h.changed[len(h.changed)-1]
+	if last.Decision.Record.ID != pc.Decisions[1].Record.ID || last.Decision.Record.LeadAuthority != lead {
+		t.Fatalf("last change is of decision %s (lead %s), want %s", last.Decision.Record.ID, last.Decision.Record.LeadAuthority, pc.Decisions[1].Record.ID)
+	}
+	for i := 1; i < len(h.changed); i++ {
+		if h.changed[i].Index <= h.changed[i-1].Index {
+			t.Fatalf("changes out of log order: %d after %d", h.changed[i].Index, h.changed[i-1].Index)
+		}
+	}
+	// A rejected assurance command (assured after assured) is not seen.
+	n := len(h.changed)
+	h.reject(f.assurance(pc.Decisions[1].Record.ID, v1.AssuranceAssured, ""), CodeCaseClosed)
+	if len(h.changed) != n {
+		t.Fatalf("a rejected command reached the change observer")
+	}
+}

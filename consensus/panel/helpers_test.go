@@ -142,6 +142,7 @@ type harness struct {
 
 	mu        sync.Mutex
 	concluded []ConcludedDecision
+	changed   []DecisionChange
 }
 
 func mustEncode(t testing.TB, c Command) []byte {
@@ -180,6 +181,11 @@ func newHarness(t testing.TB, cfg Config) *harness {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.concluded = append(h.concluded, d)
+	}
+	cfg.ChangeObserver = func(c DecisionChange) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.changed = append(h.changed, c)
 	}
 	fsm, err := Open(cfg)
 	if err != nil {

@@ -15,6 +15,9 @@ type verdict struct {
 	next *PanelCase
 	// concluded is the decision a conclude command produced.
 	concluded *Decision
+	// changed is the decision whose reconsideration or assurance a
+	// reconsider or record_assurance command changed, as it now stands.
+	changed *Decision
 }
 
 // process applies the panel's rules to one decoded command. pc is a private
@@ -29,7 +32,7 @@ func process(panel v1.PanelID, pc *PanelCase, c *Command, index uint64) verdict 
 		v.result.Code = CodeAccepted
 	}
 	if !v.result.Accepted() {
-		v.next, v.concluded = nil, nil
+		v.next, v.concluded, v.changed = nil, nil, nil
 	}
 	return v
 }
@@ -485,7 +488,7 @@ func reconsider(pc *PanelCase, c *Command) verdict {
 	for _, s := range negative {
 		pc.stage(s).Status = StageReconsidering
 	}
-	return verdict{next: pc}
+	return verdict{next: pc, changed: d}
 }
 
 func recordAssurance(pc *PanelCase, c *Command) verdict {
@@ -523,7 +526,7 @@ func recordAssurance(pc *PanelCase, c *Command) verdict {
 		}
 		d.Assurance = &v1.Assurance{Status: b.Status, SubmittedAt: d.Assurance.SubmittedAt, ResolvedAt: &at, Query: b.Query}
 	}
-	return verdict{next: pc}
+	return verdict{next: pc, changed: d}
 }
 
 func closeCase(pc *PanelCase, c *Command) verdict {
