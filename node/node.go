@@ -160,6 +160,16 @@ func (n *Node) require(ctx context.Context, who Principal, c Capability, action 
 	return n.deny(ctx, who, action, subject, fmt.Sprintf("role %s may not %s", who.Role, c))
 }
 
+// Authorize checks that who may do c, as the node's own methods do before
+// they act: nil if the role may, otherwise ErrForbidden, after recording the
+// refusal in the audit log (action on subject, outcome denied, with the
+// reason). A page calls it before it shows a form for something the node
+// would refuse, so that the refusal is audited as the node's would be. An
+// allowed check is not recorded: the action itself is, when it is done.
+func (n *Node) Authorize(ctx context.Context, who Principal, c Capability, action v1.AuditAction, subject string) error {
+	return n.require(ctx, who, c, action, subject)
+}
+
 // deny records a refused access and returns ErrForbidden with the reason.
 func (n *Node) deny(ctx context.Context, who Principal, action v1.AuditAction, subject, reason string) error {
 	e := &v1.AuditEntry{
