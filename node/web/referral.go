@@ -22,6 +22,18 @@ type ReferralDesk interface {
 	CreateReferral(ctx context.Context, who Principal, r node.NewReferral) (*node.CreatedReferral, error)
 }
 
+// ReferralGate is a ReferralDesk that can ask the node whether who may take
+// a referral, before the form is shown and before a posted form is read: nil
+// if so, otherwise an error matching node.ErrForbidden once the node has
+// recorded the refusal in its audit log, as it records a refused
+// CreateReferral (node.Node.Authorize with node.CanCreateCase,
+// v1.ActionCaseCreate and the subject "new case", the check CreateReferral
+// makes). With a desk that is not a ReferralGate the page refuses on the
+// role table alone, and that refusal is not audited.
+type ReferralGate interface {
+	MayCreateReferral(ctx context.Context, who Principal) error
+}
+
 // Limits on the new-referral form.
 const (
 	maxEstimatedAge = 25 // older than this is not a child, even age-disputed
@@ -95,11 +107,19 @@ func (s *Server) referralRoutes(mux *http.ServeMux) {
 }
 
 // mayRefer answers the request itself unless who may take a referral on a
-// node that serves the page.
+// node that serves the page. The node decides when the desk is a
+// ReferralGate, and then records a refusal in its audit log.
 func (s *Server) mayRefer(w http.ResponseWriter, r *http.Request, who Principal) bool {
 	if s.cfg.Referrals == nil {
 		s.problem(w, r, http.StatusServiceUnavailable, "New referrals unavailable", "This node does not take referrals through its pages.")
 		return false
+	}
+	if gate, ok := s.cfg.Referrals.(ReferralGate); ok {
+		if err := gate.MayCreateReferral(r.Context(), who); err != nil {
+			s.nodeProblem(w, r, who, err, "a new referral")
+			return false
+		}
+		return true
 	}
 	if !mayCreateCases(who) {
 		s.problem(w, r, http.StatusForbidden, "Not available to your role", fmt.Sprintf("Your role (%s) may not create cases.", who.Role))
@@ -108,8 +128,9 @@ func (s *Server) mayRefer(w http.ResponseWriter, r *http.Request, who Principal)
 	return true
 }
 
-// mayCreateCases reports whether who's role may take a referral. The node
-// checks again, and records a refusal, when the form is posted.
+// mayCreateCases reports whether who's role may take a referral, on the
+// node's role table; it decides only whether the case list links to the
+// form. The page asks the node itself (mayRefer).
 func mayCreateCases(who Principal) bool { return node.Role(who.Role).Can(node.CanCreateCase) }
 
 func (s *Server) referralFormPage(w http.ResponseWriter, r *http.Request) {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -330,4 +332,156 @@ func FuzzReferralForm(f *testing.F) {
 			t.Fatalf("status %d for %q", rec.Code, body)
 		}
 	})
+}
+
+// nodeReferrals is the new-referral page's desk on a real node, as
+// cmd/nrmnet wires it: the page's principal becomes the node's, and the
+// gate is the node's own permission check.
+type nodeReferrals struct{ n *node.Node }
+
+func (d nodeReferrals) principal(who Principal) node.Principal {
+	return node.Principal{ID: who.UserID, Role: node.Role(who.Role), Authority: d.n.Authority()}
+}
+
+func (d nodeReferrals) CreateReferral(ctx context.Context, who Principal, r node.NewReferral) (*node.CreatedReferral, error) {
+	return d.n.CreateReferral(ctx, d.principal(who), r)
+}
+
+func (d nodeReferrals) MayCreateReferral(ctx context.Context, who Principal) error {
+	return d.n.Authorize(ctx, d.principal(who), node.CanCreateCase, v1.ActionCaseCreate, "new case")
+}
+
+// A role that may not create cases is refused by the node, for the form and
+// for a posted form, and each refusal is in the audit log with the action
+// and the user, as the JSON API's is; an allowed role gets the form with
+// nothing audited and creates its case. Over HTTP on loopback, with a real
+// node and store.
+func TestReferralRefusalIsAudited(t *testing.T) {
+	dir := t.TempDir()
+	sc := storage.DefaultConfig()
+	sc.DataDir, sc.KeysDir = filepath.Join(dir, "data"), filepath.Join(dir, "keys")
+	sc.Authority, sc.InMemory, sc.Logger = "ISL", true, testLogger(t)
+	if err := storage.CreateKeys(sc.KeysDir); err != nil {
+		t.Fatal(err)
+	}
+	store, err := storage.Open(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := store.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	ctx := context.Background()
+	// The social worker is a live user, so that the node takes them as the
+	// lead worker.
+	if _, _, err := store.CreateUser(ctx, storage.User{ID: "isl.sw", Name: "Test worker", Role: "social_worker", Authority: "ISL"},
+		storage.Access{Actor: "node", Role: "node"}); err != nil {
+		t.Fatal(err)
+	}
+	nc := node.DefaultConfig()
+	nc.Store, nc.Authority, nc.Now, nc.Logger = store, "ISL", func() time.Time { return testNow }, testLogger(t)
+	n, err := node.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestServer(t, func(c *Config) {
+		c.Auth = testUsers
+		c.Referrals = nodeReferrals{n}
+	})
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	client := &http.Client{
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	t.Cleanup(client.CloseIdleConnections)
+	do := func(method, path string, form url.Values, header http.Header) (*http.Response, string) {
+		t.Helper()
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, err := http.NewRequest(method, srv.URL+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = header.Clone()
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, readBody(t, res)
+	}
+	// newEntries returns the audit entries recorded since the last call.
+	var seen int64
+	newEntries := func() []v1.AuditEntry {
+		t.Helper()
+		cp, err := store.AuditCheckpoint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := store.AuditEntries(seen, int(cp.Size-seen))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = cp.Size
+		return got
+	}
+	newEntries()
+
+	auditor := as(t, s, "nrmnet_auditor")
+	for _, tc := range []struct {
+		method string
+		path   string
+		form   url.Values
+	}{
+		{http.MethodGet, "/cases/new", nil},
+		{http.MethodPost, "/cases", goodReferral()},
+	} {
+		res, body := do(tc.method, tc.path, tc.form, auditor)
+		if res.StatusCode != http.StatusForbidden || strings.Contains(body, `<form class="referral-form"`) {
+			t.Errorf("auditor %s %s: status %d", tc.method, tc.path, res.StatusCode)
+		}
+		mustContain(t, body, "The refusal has been recorded.")
+		got := newEntries()
+		if len(got) != 1 {
+			t.Fatalf("auditor %s %s: %d audit entries, want 1: %+v", tc.method, tc.path, len(got), got)
+		}
+		e := got[0]
+		if e.Action != v1.ActionCaseCreate || e.Actor != "isl.auditor" || e.Role != "auditor" ||
+			e.Outcome != v1.AuditDenied || e.Subject != "new case" || !strings.Contains(e.Reason, "create_case") {
+			t.Errorf("auditor %s %s: audit entry %+v, want a denied case.create by isl.auditor", tc.method, tc.path, e)
+		}
+	}
+	if c := store.CaseCount(); c != 0 {
+		t.Fatalf("%d cases after the refusals", c)
+	}
+
+	// The social worker: the form, with nothing audited, then the case.
+	sw := as(t, s, "nrmnet_sw")
+	res, body := do(http.MethodGet, "/cases/new", nil, sw)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("social worker's form: status %d: %s", res.StatusCode, body)
+	}
+	mustContain(t, body, `<form class="referral-form"`)
+	if got := newEntries(); len(got) != 0 {
+		t.Errorf("the social worker's form was audited: %+v", got)
+	}
+	res, body = do(http.MethodPost, "/cases", goodReferral(), sw)
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/cases/ISL-") {
+		t.Fatalf("social worker's referral: status %d, location %q: %s", res.StatusCode, res.Header.Get("Location"), body)
+	}
+	if c := store.CaseCount(); c != 1 {
+		t.Errorf("%d cases after the social worker's referral, want 1", c)
+	}
+	for _, e := range newEntries() {
+		if e.Outcome == v1.AuditDenied {
+			t.Errorf("the social worker's referral recorded a refusal: %+v", e)
+		}
+	}
 }
