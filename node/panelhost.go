@@ -129,7 +129,7 @@ func StartPanel(panels *Panels, cfg PanelHostConfig) (*PanelHost, error) {
 	}
 	fc := panel.DefaultConfig()
 	fc.Panel, fc.Dir, fc.EncryptionKey = cfg.Panel, filepath.Join(cfg.Dir, "state"), cfg.EncryptionKey
-	fc.Observer, fc.Logger = panels.Observer(cfg.Panel), logger
+	fc.Observer, fc.ChangeObserver, fc.Logger = panels.Observer(cfg.Panel), panels.ChangeObserver(cfg.Panel), logger
 	fsm, err := panel.Open(fc)
 	if err != nil {
 		return nil, fmt.Errorf("open panel %s state: %w", cfg.Panel, err)

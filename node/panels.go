@@ -40,8 +40,9 @@ type PanelsConfig struct {
 	// update (required).
 	Node *Node
 	// RetryInterval is how often decisions that could not be recorded on the
-	// lead authority's case (the store was unavailable, or the case was not
-	// in a state to take them) are tried again. Default 30s.
+	// lead authority's case because of a passing failure (the store was
+	// unavailable) are tried again. Default 30s. A decision the case's
+	// workflow refuses is not retried on this interval: see Panels.
 	RetryInterval time.Duration
 	// ResolvePause is the pause between attempts to resolve an ambiguous
 	// proposal by its command ID. Default 200ms.
@@ -72,13 +73,26 @@ func (c PanelsConfig) Validate() error {
 
 // Panels is the node as a member of its combined panels: it turns what
 // people do at a panel into panel commands, proposes them to the panel's Raft
-// group, and records each concluded decision on the lead authority's case.
+// group, and records on the lead authority's case each concluded decision,
+// the panel's reconsideration of it and its SCA assurance.
 //
-// Decisions reach it from the panel state machine's observer (on raft's FSM
-// goroutine, which must not block) and from a catch-up read (DecisionsSince)
-// when a panel is attached and after a snapshot is restored. Both only queue
-// work; one goroutine (run) records decisions on cases, idempotently by
-// decision ID, so a decision seen twice is recorded once.
+// Decisions reach it from the panel state machine's observers (on raft's FSM
+// goroutine, which must not block): a concluded decision (Observer), and a
+// decision whose reconsideration was requested or whose assurance was
+// recorded (ChangeObserver). A catch-up read (DecisionsSince, then the case
+// from the panel's state) does the same when a panel is attached and after a
+// snapshot is restored. All of them only queue work; one goroutine (run)
+// moves cases, idempotently by decision ID: it compares what the panel holds
+// about the decision with what the case records of it and applies only the
+// workflow events missing, so a decision or change seen twice is recorded
+// once.
+//
+// A failure that may pass (the store unavailable) is retried every
+// RetryInterval. A refusal by the case's workflow (the case is not in a state
+// to take the decision, a time rule, an invalid record) is not: it is logged
+// once at Error, counted in PanelStatus.Refused with its reason, and tried
+// again only at the next catch-up (restart, snapshot, Reconcile) or when the
+// panel reports another change to the decision.
 type Panels struct {
 	node   *Node
 	cfg    PanelsConfig
@@ -87,8 +101,8 @@ type Panels struct {
 
 	jobs chan panelJob
 	mu   sync.Mutex // guards pending and closed
-	// pending are decisions not yet recorded on their case, by decision ID,
-	// with the reason; owned by run, read by Status under mu.
+	// pending are decisions not yet (fully) recorded on their case, by
+	// decision ID, with the reason; owned by run, read by Status under mu.
 	pending map[v1.ID]pendingDecision
 	closed  bool
 	stop    chan struct{}
@@ -100,17 +114,20 @@ type attachedPanel struct {
 	state PanelState
 }
 
-// panelJob is one piece of work for run: a decision to record, or a
-// catch-up of a whole panel (decision is nil).
+// panelJob is one piece of work for run: a decision to record, with its
+// reconsideration and assurance as the panel holds them, or a catch-up of a
+// whole panel (decision is nil).
 type panelJob struct {
 	panel    v1.PanelID
-	decision *panel.ConcludedDecision
+	decision *panel.Decision
 }
 
 type pendingDecision struct {
 	panel  v1.PanelID
-	d      panel.ConcludedDecision
+	d      panel.Decision
 	reason string
+	// refused: the case's workflow refused it; not retried on the interval.
+	refused bool
 }
 
 // jobQueue bounds the queue between the observer and run. The observer
@@ -141,6 +158,20 @@ func (p *Panels) Observer(id v1.PanelID) func(panel.ConcludedDecision) {
 		if d.Record.LeadAuthority != p.node.authority {
 			return // another authority's child: its node records it
 		}
+		p.enqueue(panelJob{panel: id, decision: &panel.Decision{Index: d.Index, Record: d.Record}})
+	}
+}
+
+// ChangeObserver returns the function to set as the panel state machine's
+// change observer (panel.Config.ChangeObserver) for panel id: a decision's
+// reconsideration was requested or its assurance recorded. It only queues
+// the decision as it now stands.
+func (p *Panels) ChangeObserver(id v1.PanelID) func(panel.DecisionChange) {
+	return func(c panel.DecisionChange) {
+		if c.Decision.Record.LeadAuthority != p.node.authority {
+			return
+		}
+		d := c.Decision
 		p.enqueue(panelJob{panel: id, decision: &d})
 	}
 }
@@ -222,7 +253,9 @@ func (p *Panels) run() {
 			p.mu.Lock()
 			retry := make([]pendingDecision, 0, len(p.pending))
 			for _, pd := range p.pending {
-				retry = append(retry, pd)
+				if !pd.refused {
+					retry = append(retry, pd)
+				}
 			}
 			p.mu.Unlock()
 			for _, pd := range retry {
@@ -232,8 +265,9 @@ func (p *Panels) run() {
 	}
 }
 
-// catchUp records every decision of panel id that concerns this authority.
-// Recording is idempotent, so reading from the start costs reads only.
+// catchUp records every decision of panel id that concerns this authority,
+// with its reconsideration and assurance as the panel's state now holds
+// them. Recording is idempotent, so reading from the start costs reads only.
 func (p *Panels) catchUp(id v1.PanelID) {
 	ap, ok := p.attached(id)
 	if !ok {
@@ -244,11 +278,32 @@ func (p *Panels) catchUp(id v1.PanelID) {
 		p.log.Error("cannot read the panel's decisions", "panel", string(id), "error", err)
 		return
 	}
-	for _, d := range ds {
-		if d.Record.LeadAuthority == p.node.authority {
-			p.record(id, d)
+	for _, cd := range ds {
+		if cd.Record.LeadAuthority == p.node.authority {
+			p.record(id, panel.Decision{Index: cd.Index, Record: cd.Record})
 		}
 	}
+}
+
+// current returns decision d as the panel's state on this member holds it
+// now, with its reconsideration and assurance: a queued job may be older
+// than the state, and the case must never be moved back to an older status.
+// If the state cannot be read, d as it was queued.
+func (p *Panels) current(id v1.PanelID, d panel.Decision) panel.Decision {
+	ap, ok := p.attached(id)
+	if !ok {
+		return d
+	}
+	pc, err := ap.state.Case(d.Record.CaseRef)
+	if err != nil {
+		p.log.Warn("cannot read the panel case; recording the decision as last seen", "panel", string(id),
+			"decision", string(d.Record.ID), "case", string(d.Record.CaseRef), "error", err)
+		return d
+	}
+	if now, ok := pc.Decision(d.Record.ID); ok {
+		return now
+	}
+	return d
 }
 
 // panelActor is how the node itself appears in the case store and audit
@@ -261,8 +316,22 @@ func panelActor(id v1.PanelID) storage.Access {
 // maxRecordAttempts bounds the retries of a decision on a revision conflict.
 const maxRecordAttempts = 5
 
-// record puts one concluded decision on the lead authority's case, once.
-func (p *Panels) record(id v1.PanelID, d panel.ConcludedDecision) {
+// maxRecordSteps bounds the workflow events one decision brings to its case:
+// the decision, a reconsideration (requested and accepted) and assurance
+// (submitted, answered, resubmitted, answered).
+const maxRecordSteps = 8
+
+// refusal reports whether err is the case's workflow (or the case record)
+// refusing the change, which trying again unchanged will not mend.
+func refusal(err error) bool {
+	return errors.Is(err, ErrNotAllowedNow) || errors.Is(err, ErrInvalid) ||
+		errors.Is(err, ErrForbidden) || errors.Is(err, ErrGone)
+}
+
+// record puts one concluded decision, and what the panel holds of its
+// reconsideration and assurance, on the lead authority's case, once.
+func (p *Panels) record(id v1.PanelID, d panel.Decision) {
+	d = p.current(id, d)
 	err := p.recordOnce(id, d)
 	for i := 1; errors.Is(err, ErrConflict) && i < maxRecordAttempts; i++ {
 		err = p.recordOnce(id, d)
@@ -273,14 +342,24 @@ func (p *Panels) record(id v1.PanelID, d panel.ConcludedDecision) {
 		delete(p.pending, d.Record.ID)
 		return
 	}
-	if _, seen := p.pending[d.Record.ID]; !seen {
+	prev, seen := p.pending[d.Record.ID]
+	pd := pendingDecision{panel: id, d: d, reason: err.Error(), refused: refusal(err)}
+	switch {
+	case pd.refused && (!seen || !prev.refused || prev.reason != pd.reason):
+		p.log.Error("the case's workflow refused the panel's decision; it is not retried until the next catch-up (restart, snapshot, reconcile) or another change to the decision at the panel",
+			"panel", string(id), "decision", string(d.Record.ID), "case", string(d.Record.CaseRef), "error", err)
+	case !pd.refused && !seen:
 		p.log.Warn("panel decision not yet recorded on the case; will retry", "panel", string(id),
 			"decision", string(d.Record.ID), "case", string(d.Record.CaseRef), "error", err)
 	}
-	p.pending[d.Record.ID] = pendingDecision{panel: id, d: d, reason: err.Error()}
+	p.pending[d.Record.ID] = pd
 }
 
-func (p *Panels) recordOnce(id v1.PanelID, d panel.ConcludedDecision) error {
+// recordOnce brings the case up to date with the decision one workflow event
+// at a time: each step compares the case with the panel's decision and
+// applies the first event missing, so it is idempotent and resumes where an
+// interrupted run stopped.
+func (p *Panels) recordOnce(id v1.PanelID, d panel.Decision) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	n := p.node
@@ -289,26 +368,174 @@ func (p *Panels) recordOnce(id v1.PanelID, d panel.ConcludedDecision) error {
 	if err != nil {
 		return classify(err)
 	}
-	if slices.ContainsFunc(c.Decisions, func(x v1.NRMDecision) bool { return x.PanelDecisionID == d.Record.ID }) {
-		return nil // recorded before
+	for range maxRecordSteps {
+		now := n.now().UTC()
+		ev, at, err := nextPanelEvent(id, c, d, now)
+		if err != nil {
+			return err
+		}
+		if ev == nil {
+			return nil // the case records everything the panel holds
+		}
+		next, err := workflow.Apply(c, ev, at, "panel:"+string(id), n.policy)
+		if err != nil {
+			return fmt.Errorf("recording panel decision %s on case %s: %w", d.Record.ID, c.ID, classify(err))
+		}
+		if err := next.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		if err := n.store.UpdateCase(ctx, next, who); err != nil {
+			return classify(err)
+		}
+		p.log.Info("panel decision recorded on the case", "panel", string(id), "decision", string(d.Record.ID),
+			"case", string(c.ID), "event", string(ev.Kind()), "state", string(next.State), "revision", next.Revision)
+		c = next
 	}
-	ev, err := decisionEvent(id, d.Record)
+	return fmt.Errorf("%w: panel decision %s needs more than %d workflow events on case %s", ErrInvalid, d.Record.ID, maxRecordSteps, c.ID)
+}
+
+// nextPanelEvent returns the first workflow event the case is missing of
+// what the panel holds about decision d, and the time to record it at; nil
+// when the case is up to date. In order: the decision itself; then its
+// reconsideration and its assurance, the one the panel recorded first first.
+func nextPanelEvent(id v1.PanelID, c *v1.Case, d panel.Decision, now time.Time) (workflow.Event, time.Time, error) {
+	if !slices.ContainsFunc(c.Decisions, func(x v1.NRMDecision) bool { return x.PanelDecisionID == d.Record.ID }) {
+		ev, err := decisionEvent(id, d.Record)
+		return ev, now, err
+	}
+	recon, reconAt, err := reconsiderationEvent(id, c, d, now)
 	if err != nil {
-		return err
+		return nil, time.Time{}, err
 	}
-	next, err := workflow.Apply(c, ev, n.now().UTC(), "panel:"+string(id), n.policy)
-	if err != nil {
-		return classify(err)
+	if recon != nil && (d.Assurance == nil || !d.Assurance.SubmittedAt.Before(d.Reconsideration.At)) {
+		return recon, reconAt, nil
 	}
-	if err := next.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	if ev, at := assuranceEvent(c, d, now); ev != nil {
+		return ev, at, nil
 	}
-	if err := n.store.UpdateCase(ctx, next, who); err != nil {
-		return classify(err)
+	return recon, reconAt, nil
+}
+
+// eventTime is when to record an event the panel made at t: t itself where
+// the case allows (not before its last change, not after now), else the
+// nearest time that is.
+func eventTime(c *v1.Case, t, now time.Time) time.Time {
+	switch {
+	case t.IsZero() || t.After(now):
+		t = now
+	case t.Before(c.UpdatedAt):
+		t = c.UpdatedAt
 	}
-	p.log.Info("panel decision recorded on the case", "panel", string(id), "decision", string(d.Record.ID),
-		"case", string(c.ID), "state", string(next.State), "revision", next.Revision)
+	return t.UTC()
+}
+
+// panelDecisionAt returns the index of the case's last decision entry that
+// records panel decision d, or -1.
+func panelDecisionAt(c *v1.Case, d v1.ID) int {
+	for i := len(c.Decisions) - 1; i >= 0; i-- {
+		if c.Decisions[i].PanelDecisionID == d {
+			return i
+		}
+	}
+	return -1
+}
+
+// reconsiderationOf returns the case's last reconsideration of panel
+// decision d (its link, Reconsideration.Decision, points at an entry that
+// records d), or nil.
+func reconsiderationOf(c *v1.Case, d v1.ID) *v1.Reconsideration {
+	for i := len(c.Reconsiderations) - 1; i >= 0; i-- {
+		r := &c.Reconsiderations[i]
+		if r.Decision != nil && *r.Decision >= 0 && *r.Decision < len(c.Decisions) && c.Decisions[*r.Decision].PanelDecisionID == d {
+			return r
+		}
+	}
 	return nil
+}
+
+// reconsiderationEvent returns the event that records the panel's
+// reconsideration of d on the case, or nil. A request the panel applied
+// reopens the stage at once, so on the case it is a request accepted: the
+// panel then decides the stage afresh, and that decision is recorded in turn.
+func reconsiderationEvent(id v1.PanelID, c *v1.Case, d panel.Decision, now time.Time) (workflow.Event, time.Time, error) {
+	pr := d.Reconsideration
+	if pr == nil {
+		return nil, time.Time{}, nil
+	}
+	at := eventTime(c, pr.At, now)
+	if r := reconsiderationOf(c, d.Record.ID); r != nil {
+		switch r.Outcome {
+		case v1.ReconsiderationPending:
+			return workflow.DecideReconsideration{Accepted: true, Reasons: fmt.Sprintf(
+				"Combined panel %s reconsiders its decision: the request was made within the panel's reconsideration window, and the panel decides the %s stage afresh.",
+				id, r.Stage)}, at, nil
+		case v1.ReconsiderationRefused:
+			return nil, time.Time{}, fmt.Errorf("%w: combined panel %s is reconsidering its decision %s, but case %s records that reconsideration as refused: "+
+				"correct the case record or withdraw the request at the panel", ErrNotAllowedNow, id, d.Record.ID, c.ID)
+		}
+		return nil, time.Time{}, nil // accepted: recorded
+	}
+	i := panelDecisionAt(c, d.Record.ID)
+	if i != len(c.Decisions)-1 {
+		return nil, time.Time{}, fmt.Errorf("%w: combined panel %s is reconsidering its decision %s, but case %s has a later decision: "+
+			"only the latest decision can be reconsidered on the case", ErrNotAllowedNow, id, d.Record.ID, c.ID)
+	}
+	grounds := v1.GroundsNewEvidence
+	if pr.Grounds == panel.GroundsNotInLineWithGuidance {
+		grounds = v1.GroundsNotInLineGuidance
+	}
+	return workflow.RequestReconsideration{Stage: c.Decisions[i].Stage, Grounds: grounds}, at, nil
+}
+
+// assuranceEvent returns the event that moves the case's assurance towards
+// the status the panel holds for d, or nil: when it is there already, when
+// the case is past it (assurance never goes back), or when d is no longer
+// the decision the case's assurance is about (a later decision, or d was
+// reconsidered on the case).
+func assuranceEvent(c *v1.Case, d panel.Decision, now time.Time) (workflow.Event, time.Time) {
+	pa := d.Assurance
+	if pa == nil || panelDecisionAt(c, d.Record.ID) != len(c.Decisions)-1 || reconsiderationOf(c, d.Record.ID) != nil {
+		return nil, time.Time{}
+	}
+	var cur v1.AssuranceStatus // "" : not submitted
+	switch c.State {
+	case v1.StateAssuranceSubmitted:
+		cur = v1.AssuranceSubmitted
+	case v1.StateAssuranceQueried:
+		cur = v1.AssuranceQueried
+	case v1.StateAssured:
+		cur = v1.AssuranceAssured
+	case v1.StatePostExitReview, v1.StateClosed, v1.StateTransferredOut:
+		if c.Assurance != nil && c.Assurance.Status == v1.AssuranceAssured {
+			cur = v1.AssuranceAssured
+		}
+	}
+	submit := func() (workflow.Event, time.Time) {
+		return workflow.SubmitAssurance{}, eventTime(c, pa.SubmittedAt, now)
+	}
+	answer := func() (workflow.Event, time.Time) {
+		at := now
+		if pa.ResolvedAt != nil {
+			at = *pa.ResolvedAt
+		}
+		return workflow.RecordAssurance{Assured: pa.Status == v1.AssuranceAssured, Query: pa.Query}, eventTime(c, at, now)
+	}
+	switch cur {
+	case "":
+		return submit()
+	case v1.AssuranceSubmitted:
+		if pa.Status != v1.AssuranceSubmitted {
+			return answer()
+		}
+	case v1.AssuranceQueried:
+		// Another query, or an assurance, follows a resubmission the case
+		// has not seen.
+		if pa.Status == v1.AssuranceSubmitted || pa.Status == v1.AssuranceAssured ||
+			(c.Assurance != nil && c.Assurance.Query != pa.Query) {
+			return submit()
+		}
+	}
+	return nil, time.Time{}
 }
 
 // decisionEvent turns a panel's decision record into the workflow event that

@@ -12,7 +12,9 @@ import (
 
 	"nrmnet/consensus"
 	"nrmnet/consensus/panel"
+	"nrmnet/node/workflow"
 	v1 "nrmnet/schemas/v1"
+	"nrmnet/storage"
 )
 
 // PanelOutcome is what the panel decided about one command: accepted, or
@@ -108,6 +110,9 @@ func (p *Panels) OpenPanelCase(ctx context.Context, who Principal, id v1.PanelID
 	if c.Responsible != p.node.authority {
 		return PanelOutcome{}, fmt.Errorf("%w: case %s is now %s's responsibility", ErrForbidden, o.Case, c.Responsible)
 	}
+	if err := openableAtPanel(c); err != nil {
+		return PanelOutcome{}, err
+	}
 	lead := o.LeadSocialWorker
 	if lead == "" {
 		lead = c.LeadWorker
@@ -116,6 +121,71 @@ func (p *Panels) OpenPanelCase(ctx context.Context, who Principal, id v1.PanelID
 	rules.CombinedStages = p.node.policy.AllowSameMeeting
 	return p.submit(ctx, who, id, o.Case, panelOpenRoles, "", &panel.OpenCase{
 		Lead: p.node.authority, LeadSocialWorker: lead, Touches: o.Touches, Rules: rules})
+}
+
+// openableAtPanel refuses a case whose workflow could not take the panel's
+// first decision: a panel case starts at reasonable grounds, so the case
+// must be awaiting its reasonable grounds decision (or reconsidering one).
+// Opening it anyway would only show up when the decision could not be
+// recorded on the case.
+func openableAtPanel(c *v1.Case) error {
+	switch c.State {
+	case v1.StateRGPending:
+		return nil
+	case v1.StateReconsiderationAccepted:
+		if n := len(c.Reconsiderations); n > 0 && c.Reconsiderations[n-1].Stage == v1.StageRG {
+			return nil
+		}
+	}
+	var need string
+	switch c.State {
+	case v1.StateReceived, v1.StateScopeCheck:
+		need = "record the scope decision first (the case must be in scope for a devolved decision)"
+	case v1.StateReferredToSCA:
+		need = "the case was referred to the Single Competent Authority, which decides it"
+	case v1.StateClosed, v1.StateTransferredOut:
+		need = "the case is no longer open at this authority"
+	default:
+		need = "the case has a reasonable grounds decision already; a panel case starts at reasonable grounds, " +
+			"so put it to the panel only after an accepted reconsideration of that decision"
+	}
+	return fmt.Errorf("%w: case %s is %s; a panel case can be opened only for a case awaiting its reasonable grounds decision (%s): %s",
+		ErrNotAllowedNow, c.ID, c.State, v1.StateRGPending, need)
+}
+
+// decisionFits refuses a proposal whose decision the lead authority's case
+// could not record now (a conclusive grounds decision while the case still
+// awaits reasonable grounds, say). It is checked on the lead authority's
+// node only, where the case is held; elsewhere the check is left to the
+// recording. Only the workflow's transition table is consulted: time rules
+// (the recovery period) apply to the decision's time, which is not known yet.
+func (p *Panels) decisionFits(ctx context.Context, id v1.PanelID, ref v1.CaseID, stages []v1.DecisionStage) error {
+	if ref.Authority() != p.node.authority {
+		return nil
+	}
+	c, err := p.node.store.Case(ctx, ref, storage.Access{Actor: "node", Role: "panel:" + string(id),
+		Purpose: "check the case can take the proposed panel decision", LegalBasis: DefaultBasis})
+	if err != nil || c.Responsible != p.node.authority {
+		return nil // not held here: nothing to check against
+	}
+	var ev workflow.Event
+	switch {
+	case len(stages) == 2:
+		ev = workflow.RecordDecisions{CGOutcome: v1.OutcomePositive, RGReasons: "check", CGReasons: "check", ChildViews: "check"}
+	case len(stages) == 1:
+		ev = workflow.RecordDecision{Stage: stages[0], Outcome: v1.OutcomePositive, Reasons: "check", ChildViews: "check"}
+	default:
+		return nil // the panel's rules refuse it
+	}
+	at := p.node.now().UTC()
+	if at.Before(c.UpdatedAt) {
+		at = c.UpdatedAt
+	}
+	_, err = workflow.Apply(c, ev, at, "panel:"+string(id), p.node.policy)
+	if errors.Is(err, workflow.ErrIllegalTransition) {
+		return fmt.Errorf("%w: the panel's decision could not be recorded on case %s: %w", ErrNotAllowedNow, ref, err)
+	}
+	return nil
 }
 
 // PanelMeeting is a panel meeting as its chair records it.
@@ -158,6 +228,15 @@ type PanelProposal struct {
 func (p *Panels) ProposePanelDecision(ctx context.Context, who Principal, id v1.PanelID, ref v1.CaseID, pr PanelProposal) (PanelOutcome, error) {
 	if pr.Proposal == "" {
 		pr.Proposal = v1.NewID()
+	}
+	if err := checkCaseID(ref); err != nil {
+		return PanelOutcome{}, err
+	}
+	if err := p.requireRole(ctx, who, panelProposeRoles, string(panel.OpPropose)+" at a panel", v1.ActionCaseUpdate, string(ref)); err != nil {
+		return PanelOutcome{}, err
+	}
+	if err := p.decisionFits(ctx, id, ref, pr.Stages); err != nil {
+		return PanelOutcome{}, err
 	}
 	return p.submit(ctx, who, id, ref, panelProposeRoles, pr.Proposal, &panel.ProposeDecision{
 		Proposal: pr.Proposal, Meeting: pr.Meeting, Stages: pr.Stages})
@@ -375,8 +454,23 @@ func (p *Panels) PanelCase(ctx context.Context, who Principal, id v1.PanelID, re
 type PanelStatus struct {
 	Raft consensus.Status
 	// Unrecorded counts concluded decisions for this authority's cases that
-	// are not on the case yet (retried; see the log for the reason).
+	// are not (fully) on the case yet: the decision, or its reconsideration
+	// or assurance. See the log for the reason.
 	Unrecorded int
+	// Refused counts those of Unrecorded that the case's workflow refused;
+	// they are not retried until the next catch-up (see Panels). Problems
+	// says why, for each.
+	Refused  int
+	Problems []PanelProblem
+}
+
+// PanelProblem is a decision the node could not record on its case: the
+// decision and case references and the reason (states and IDs only).
+type PanelProblem struct {
+	Decision v1.ID
+	Case     v1.CaseID
+	Reason   string
+	Refused  bool
 }
 
 // PanelStatus reports the panel's Raft state as this node sees it.
@@ -392,15 +486,21 @@ func (p *Panels) PanelStatus(ctx context.Context, who Principal, id v1.PanelID) 
 	if err != nil {
 		return PanelStatus{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	out := PanelStatus{Raft: st}
 	p.mu.Lock()
-	n := 0
 	for _, pd := range p.pending {
-		if pd.panel == id {
-			n++
+		if pd.panel != id {
+			continue
 		}
+		out.Unrecorded++
+		if pd.refused {
+			out.Refused++
+		}
+		out.Problems = append(out.Problems, PanelProblem{Decision: pd.d.Record.ID, Case: pd.d.Record.CaseRef, Reason: pd.reason, Refused: pd.refused})
 	}
 	p.mu.Unlock()
-	return PanelStatus{Raft: st, Unrecorded: n}, nil
+	slices.SortFunc(out.Problems, func(a, b PanelProblem) int { return strings.Compare(string(a.Decision), string(b.Decision)) })
+	return out, nil
 }
 
 // PanelMembership is the optional capability of a PanelService to change
