@@ -31,6 +31,9 @@ type directPanel struct {
 	// ErrAmbiguous after and before applying them.
 	lostAfter, lostBefore int
 	proposals             int
+	// mirrors are other members' replicas of the state: each applies every
+	// proposal the primary applies, at the same index.
+	mirrors []*panel.FSM
 }
 
 func (d *directPanel) Propose(_ context.Context, cmd []byte) (consensus.Result, error) {
@@ -43,6 +46,9 @@ func (d *directPanel) Propose(_ context.Context, cmd []byte) (consensus.Result, 
 	}
 	d.index++
 	res := d.fsm.Apply(&raft.Log{Index: d.index, Type: raft.LogCommand, Data: cmd})
+	for _, m := range d.mirrors {
+		m.Apply(&raft.Log{Index: d.index, Type: raft.LogCommand, Data: cmd})
+	}
 	if d.lostAfter > 0 {
 		d.lostAfter--
 		return consensus.Result{}, fmt.Errorf("%w: leadership lost", consensus.ErrAmbiguous)
@@ -72,19 +78,28 @@ type panelFixture struct {
 	c      *v1.Case
 }
 
-func newPanelFixture(t *testing.T) *panelFixture {
+// panelOption changes the fixture's configuration before it starts.
+type panelOption func(*PanelsConfig, *panel.Config)
+
+func newPanelFixture(t *testing.T, opts ...panelOption) *panelFixture {
 	t.Helper()
 	f := newFixture(t)
 	fc := panel.DefaultConfig()
 	fc.Panel, fc.InMemory, fc.Plaintext, fc.Logger = unitPanel, true, true, testLogger(t)
 	pc := DefaultPanelsConfig()
 	pc.Node, pc.ResolvePause = f.node, time.Millisecond
+	for _, o := range opts {
+		o(&pc, nil)
+	}
 	ps, err := NewPanels(pc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ps.Close() })
-	fc.Observer = ps.Observer(unitPanel)
+	fc.Observer, fc.ChangeObserver = ps.Observer(unitPanel), ps.ChangeObserver(unitPanel)
+	for _, o := range opts {
+		o(nil, &fc)
+	}
 	fsm, err := panel.Open(fc)
 	if err != nil {
 		t.Fatal(err)
