@@ -466,9 +466,13 @@ func reconsiderationEvent(id v1.PanelID, c *v1.Case, d panel.Decision, now time.
 	if r := reconsiderationOf(c, d.Record.ID); r != nil {
 		switch r.Outcome {
 		case v1.ReconsiderationPending:
+			stage := "reasonable grounds"
+			if r.Stage == v1.StageCG {
+				stage = "conclusive grounds"
+			}
 			return workflow.DecideReconsideration{Accepted: true, Reasons: fmt.Sprintf(
-				"Combined panel %s reconsiders its decision: the request was made within the panel's reconsideration window, and the panel decides the %s stage afresh.",
-				id, r.Stage)}, at, nil
+				"Combined panel %s reconsiders its decision: the request was made within the panel's reconsideration window, and the panel makes the %s decision afresh.",
+				id, stage)}, at, nil
 		case v1.ReconsiderationRefused:
 			return nil, time.Time{}, fmt.Errorf("%w: combined panel %s is reconsidering its decision %s, but case %s records that reconsideration as refused: "+
 				"correct the case record or withdraw the request at the panel", ErrNotAllowedNow, id, d.Record.ID, c.ID)

@@ -63,7 +63,8 @@ func checkReconsidered(t *testing.T, c *v1.Case, id v1.ID) {
 		t.Fatalf("%d reconsiderations on the case, want 1", len(c.Reconsiderations))
 	}
 	r := c.Reconsiderations[0]
-	if r.Outcome != v1.ReconsiderationAccepted || r.Stage != v1.StageRG || r.Grounds != v1.GroundsNewEvidence || r.Decision == nil {
+	if r.Outcome != v1.ReconsiderationAccepted || r.Stage != v1.StageRG || r.Grounds != v1.GroundsNewEvidence || r.Decision == nil ||
+		!strings.Contains(r.Reasons, "reasonable grounds decision afresh") {
 		t.Fatalf("reconsideration %+v", r)
 	}
 	if got := c.Decisions[*r.Decision].PanelDecisionID; got != id {
