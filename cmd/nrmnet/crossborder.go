@@ -22,6 +22,12 @@ func asNode(who web.Principal, code v1.AuthorityCode) node.Principal {
 // read, for the purpose the user gave.
 type webCaseFiles struct{ app *node.Node }
 
+// MayCreateReferral lets the new-referral page ask the node, which audits a
+// refusal as the API's refusal is.
+func (f webCaseFiles) MayCreateReferral(ctx context.Context, who web.Principal) error {
+	return f.app.Authorize(ctx, asNode(who, f.app.Authority()), node.CanCreateCase, v1.ActionCaseCreate, "new case")
+}
+
 func (f webCaseFiles) Case(ctx context.Context, who web.Principal, id v1.CaseID, purpose string) (*node.CaseRecord, error) {
 	return f.app.Case(ctx, asNode(who, f.app.Authority()), id, node.Read{Purpose: purpose})
 }
