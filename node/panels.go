@@ -552,14 +552,24 @@ func decisionEvent(id v1.PanelID, r v1.PanelDecision) (workflow.Event, error) {
 		return workflow.RecordDecision{Stage: o.Stage, Outcome: o.Outcome, Reasons: r.Reasons, ChildViews: r.ChildViews,
 			PanelDecisionID: r.ID, DecidedAt: r.DecidedAt, DecidedBy: by}, nil
 	case 2:
-		var cg v1.StageOutcome
+		var rg, cg v1.StageOutcome
 		for _, o := range r.Outcomes {
-			if o.Stage == v1.StageCG {
+			switch o.Stage {
+			case v1.StageRG:
+				rg = o
+			case v1.StageCG:
 				cg = o
 			}
 		}
-		if cg.Stage == "" {
-			return nil, fmt.Errorf("%w: decision %s has two outcomes but no conclusive grounds one", ErrInvalid, r.ID)
+		if rg.Stage == "" || cg.Stage == "" {
+			return nil, fmt.Errorf("%w: decision %s has two outcomes but not one reasonable and one conclusive grounds", ErrInvalid, r.ID)
+		}
+		if rg.Outcome != v1.OutcomePositive {
+			// A conclusive grounds decision follows only a positive
+			// reasonable grounds one: the case records the negative RG
+			// decision; the CG outcome voted with it has no effect.
+			return workflow.RecordDecision{Stage: v1.StageRG, Outcome: rg.Outcome, Reasons: r.Reasons, ChildViews: r.ChildViews,
+				PanelDecisionID: r.ID, DecidedAt: r.DecidedAt, DecidedBy: by}, nil
 		}
 		return workflow.RecordDecisions{CGOutcome: cg.Outcome, RGReasons: r.Reasons, CGReasons: r.Reasons,
 			ChildViews: r.ChildViews, PanelDecisionID: r.ID, DecidedAt: r.DecidedAt, DecidedBy: by}, nil

@@ -461,3 +461,25 @@ func (p *Panels) pendingOf(t *testing.T, id v1.ID) panel.Decision {
 	}
 	return pd.d
 }
+
+// RG and CG decided together with a negative RG put a negative RG decision on
+// the case, never a positive one: a CG decision follows only a positive RG.
+func TestPanelCombinedNegativeRecordedAsNegativeRG(t *testing.T) {
+	pf := newPanelFixture(t)
+	id := v1.NewID()
+	pf.clock.Advance(time.Hour)
+	pf.panels.Observer(unitPanel)(panel.ConcludedDecision{Index: 9, Record: v1.PanelDecision{
+		ID: id, Panel: unitPanel, CaseRef: pf.c.ID, LeadAuthority: testAuthority,
+		MeetingAt: start.Add(time.Minute), DecidedAt: start.Add(2 * time.Minute),
+		Outcomes: []v1.StageOutcome{
+			{Stage: v1.StageRG, Outcome: v1.OutcomeNegative, TestApplied: v1.TestReasonableGrounds},
+			{Stage: v1.StageCG, Outcome: v1.OutcomeNegative, TestApplied: v1.TestConclusiveGrounds},
+		},
+		Reasons: "r", ChildViews: "c",
+	}})
+	pf.waitState(t, v1.StateRGNegative)
+	c := pf.caseNow(t)
+	if len(c.Decisions) != 1 || c.Decisions[0].Stage != v1.StageRG || c.Decisions[0].Outcome != v1.OutcomeNegative || c.Decisions[0].PanelDecisionID != id {
+		t.Fatalf("decisions on the case: %+v", c.Decisions)
+	}
+}
