@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -99,5 +100,27 @@ func TestSessionSettingsChecked(t *testing.T) {
 	c, err := parseNodeConfig(strings.NewReader("authority: ISL\nhttp:\n  secure_cookies: true\n"))
 	if err != nil || c.validate() != nil || !c.HTTP.SecureCookies || c.HTTP.SessionLifetime != 8*time.Hour {
 		t.Fatalf("defaults with secure_cookies: %+v, %v", c.HTTP, err)
+	}
+}
+
+// TestPanelStatusPrintsProblems: `nrmnet panel status` says which decisions
+// are not on their cases, and which the workflow refused.
+func TestPanelStatusPrintsProblems(t *testing.T) {
+	var st apiPanelStatus
+	if err := json.Unmarshal([]byte(`{"panel":"islington-camden","self":"p","state":"Follower","unrecorded_decisions":2,"refused_decisions":1,
+		"problems":[{"decision":"d1","case":"ISL-1","reason":"case is cg_pending; a reasonable grounds decision needs rg_pending","refused":true},
+		{"decision":"d2","case":"ISL-2","reason":"store unavailable","refused":false}]}`), &st); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	printPanelStatus(&out, st)
+	for _, want := range []string{
+		"Decisions not yet on this authority's cases: 2 (1 refused",
+		"decision d1 on case ISL-1 (refused): case is cg_pending",
+		"decision d2 on case ISL-2 (retried): store unavailable",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, out.String())
+		}
 	}
 }

@@ -129,6 +129,13 @@ type apiPanelStatus struct {
 		Lag          uint64 `json:"lag"`
 	} `json:"peers"`
 	Unrecorded int `json:"unrecorded_decisions"`
+	Refused    int `json:"refused_decisions"`
+	Problems   []struct {
+		Decision string `json:"decision"`
+		Case     string `json:"case"`
+		Reason   string `json:"reason"`
+		Refused  bool   `json:"refused"`
+	} `json:"problems"`
 }
 
 func newPanelStatusCommand() *cobra.Command {
@@ -165,7 +172,15 @@ func printPanelStatus(out io.Writer, st apiPanelStatus) {
 	fmt.Fprintf(out, "Leader: %s, term %d, %d leader changes since start\n", leader, st.Term, st.LeaderChanges)
 	fmt.Fprintf(out, "Log: last %d, committed %d, applied %d\n", st.LastIndex, st.CommitIndex, st.AppliedIndex)
 	if st.Unrecorded > 0 {
-		fmt.Fprintf(out, "Decisions not yet on this authority's cases: %d (retried; see the node's log)\n", st.Unrecorded)
+		fmt.Fprintf(out, "Decisions not yet on this authority's cases: %d (%d refused by the case's workflow, not retried until the node restarts; the others are retried)\n",
+			st.Unrecorded, st.Refused)
+		for _, p := range st.Problems {
+			what := "retried"
+			if p.Refused {
+				what = "refused"
+			}
+			fmt.Fprintf(out, "  decision %s on case %s (%s): %s\n", p.Decision, p.Case, what, p.Reason)
+		}
 	}
 	if len(st.Peers) == 0 {
 		if st.State != "Leader" {

@@ -485,13 +485,26 @@ type panelStatusResponse struct {
 	LeaderChanges uint64            `json:"leader_changes"`
 	Peers         []panelPeerStatus `json:"peers"`
 	Unrecorded    int               `json:"unrecorded_decisions"`
+	Refused       int               `json:"refused_decisions"`
+	Problems      []panelProblem    `json:"problems"`
+}
+
+// panelProblem is a decision the node could not record on its case.
+type panelProblem struct {
+	Decision v1.ID     `json:"decision"`
+	Case     v1.CaseID `json:"case"`
+	Reason   string    `json:"reason"`
+	Refused  bool      `json:"refused"`
 }
 
 func panelStatusOf(st node.PanelStatus) panelStatusResponse {
 	r := st.Raft
 	out := panelStatusResponse{Panel: r.Panel, Self: r.Self.String(), State: r.State, Term: r.Term,
 		LastIndex: r.LastIndex, CommitIndex: r.CommitIndex, AppliedIndex: r.AppliedIndex, LeaderChanges: r.LeaderChanges,
-		Peers: []panelPeerStatus{}, Unrecorded: st.Unrecorded}
+		Peers: []panelPeerStatus{}, Unrecorded: st.Unrecorded, Refused: st.Refused, Problems: []panelProblem{}}
+	for _, p := range st.Problems {
+		out.Problems = append(out.Problems, panelProblem{Decision: p.Decision, Case: p.Case, Reason: p.Reason, Refused: p.Refused})
+	}
 	if r.Leader != "" {
 		out.Leader = r.Leader.String()
 	}
