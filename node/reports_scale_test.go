@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -192,13 +193,17 @@ func TestQuarterlyReturnScaleChild(t *testing.T) {
 	}
 	say("store open: VmRSS %.1f MiB", settle()["VmRSS"])
 
-	// A side is one way of building the return: its times, its worst
-	// round's peak over the resident size before it, and the anonymous and
-	// file-backed resident memory just after that round (the file-backed
-	// part is mostly the store's table files, mapped as they are read).
+	// A side is one way of building the return: its times, each round's
+	// peak over the resident size before it, and the worst round's figures:
+	// its peak, the resident size before it and the anonymous and
+	// file-backed resident memory just after it (the file-backed part is
+	// mostly the store's table files, mapped as they are read). Badger may
+	// still be compacting the freshly written store in the background, so
+	// a round can be disturbed: read the medians.
 	type side struct {
 		times                []time.Duration
-		base, peak           float64 // MiB, the worst round
+		incs                 []float64 // MiB, per round
+		base, peak           float64   // MiB, the worst round
 		anonAfter, fileAfter float64
 		ret                  *report.Return
 	}
@@ -214,6 +219,7 @@ func TestQuarterlyReturnScaleChild(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.times = append(s.times, took)
+		s.incs = append(s.incs, m["VmHWM"]-base)
 		if len(s.times) == 1 || m["VmHWM"]-base > s.peak-s.base {
 			s.base, s.peak, s.anonAfter, s.fileAfter = base, m["VmHWM"], m["RssAnon"], m["RssFile"]
 		}
@@ -265,10 +271,10 @@ func TestQuarterlyReturnScaleChild(t *testing.T) {
 		name string
 		s    *side
 	}{{"node", &node}, {"collected", &coll}, {"node/report alone", &pure}} {
-		say("peak RSS (VmHWM), %s: %.1f MiB, +%.1f MiB over the %.1f MiB before it; just after: RssAnon %.1f MiB, RssFile %.1f MiB",
-			x.name, x.s.peak, x.s.peak-x.s.base, x.s.base, x.s.anonAfter, x.s.fileAfter)
+		say("peak RSS (VmHWM) over the resident size before, %s: median +%.1f MiB %.1f; worst round %.1f MiB, +%.1f MiB over %.1f MiB, just after it RssAnon %.1f MiB, RssFile %.1f MiB",
+			x.name, medianOf(x.s.incs), x.s.incs, x.s.peak, x.s.peak-x.s.base, x.s.base, x.s.anonAfter, x.s.fileAfter)
 	}
-	say("peak increase, node / collected: %.3f", (node.peak-node.base)/(coll.peak-coll.base))
+	say("peak increase, node / collected: median %.3f, worst round %.3f", medianOf(node.incs)/medianOf(coll.incs), (node.peak-node.base)/(coll.peak-coll.base))
 	runtime.KeepAlive(cases)
 }
 
@@ -287,6 +293,12 @@ func collectedReturn(ctx context.Context, nd *Node, who Principal, q report.Quar
 		return nil, err
 	}
 	return report.Quarterly(cases, q, nd.cal, report.DefaultConfig())
+}
+
+func medianOf(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 func roundAll(ds []time.Duration, to time.Duration) []time.Duration {
