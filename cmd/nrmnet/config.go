@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"nrmnet/federation/match"
 	"nrmnet/node/web"
 	"nrmnet/schemas/authority"
 	v1 "nrmnet/schemas/v1"
@@ -42,7 +43,20 @@ type nodeConfig struct {
 	Federation federationConfig `yaml:"federation"`
 	HTTP       httpConfig       `yaml:"http"`
 	Panels     panelsConfig     `yaml:"panels"`
+	Matching   matchingConfig   `yaml:"matching"`
 	Log        logConfig        `yaml:"log"`
+}
+
+// matchingConfig bounds the private-matching queries other nodes make about
+// this node's alerts (federation/match's issuer): the bound on guessing.
+type matchingConfig struct {
+	// PeerElementsPerHour bounds the elements one authority may have
+	// evaluated in an hour, across all of this node's alerts.
+	PeerElementsPerHour int `yaml:"peer_elements_per_hour"`
+	// AlertElementsPerHour bounds the elements evaluated for one alert in
+	// an hour, across all authorities: raise it for national alerts to
+	// authorities with large caseloads (docs/matching.md).
+	AlertElementsPerHour int `yaml:"alert_elements_per_hour"`
 }
 
 // federationConfig is how the node joins its region (nrmnet run). The trust
@@ -132,7 +146,11 @@ func defaultNodeConfig(a v1.AuthorityCode) nodeConfig {
 		HTTP: httpConfig{Listen: "127.0.0.1:8080", ShutdownTimeout: 10 * time.Second,
 			SessionLifetime: web.DefaultConfig().SessionLifetime, SessionIdleTimeout: web.DefaultConfig().SessionIdleTimeout},
 		Panels: defaultPanelsConfig(),
-		Log:    logConfig{Level: "info", Format: "json"},
+		Matching: matchingConfig{
+			PeerElementsPerHour:  match.DefaultIssuerConfig().PeerElementsPerWindow,
+			AlertElementsPerHour: match.DefaultIssuerConfig().AlertElementsPerWindow,
+		},
+		Log: logConfig{Level: "info", Format: "json"},
 	}
 }
 
@@ -157,6 +175,12 @@ func (c nodeConfig) validate() error {
 		errs = append(errs, fmt.Errorf("http.session_lifetime: %s is not between 1m and 168h", c.HTTP.SessionLifetime))
 	case c.HTTP.SessionIdleTimeout < time.Minute || c.HTTP.SessionIdleTimeout > c.HTTP.SessionLifetime:
 		errs = append(errs, fmt.Errorf("http.session_idle_timeout: %s is not between 1m and http.session_lifetime (%s)", c.HTTP.SessionIdleTimeout, c.HTTP.SessionLifetime))
+	}
+	if mr := match.DefaultIssuerConfig().MaxElementsPerRequest; c.Matching.PeerElementsPerHour < mr || c.Matching.PeerElementsPerHour > 1<<24 {
+		errs = append(errs, fmt.Errorf("matching.peer_elements_per_hour: %d is not between %d (one request) and %d", c.Matching.PeerElementsPerHour, mr, 1<<24))
+	} else if c.Matching.AlertElementsPerHour < c.Matching.PeerElementsPerHour || c.Matching.AlertElementsPerHour > 1<<26 {
+		errs = append(errs, fmt.Errorf("matching.alert_elements_per_hour: %d is not between matching.peer_elements_per_hour (%d) and %d",
+			c.Matching.AlertElementsPerHour, c.Matching.PeerElementsPerHour, 1<<26))
 	}
 	errs = append(errs, c.Panels.validate()...)
 	switch c.Log.Level {

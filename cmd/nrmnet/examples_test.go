@@ -124,3 +124,31 @@ func TestPanelStatusPrintsProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchingSettingsChecked: the issuer's rate limits are node settings,
+// checked with their keys named, and can be set from the environment.
+func TestMatchingSettingsChecked(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"authority: ISL\nmatching:\n  peer_elements_per_hour: 10\n", "matching.peer_elements_per_hour: 10"},
+		{"authority: ISL\nmatching:\n  peer_elements_per_hour: 8192\n  alert_elements_per_hour: 4096\n", "matching.alert_elements_per_hour: 4096"},
+	} {
+		c, err := parseNodeConfig(strings.NewReader(tc.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v; want an error naming %q", tc.yaml, err, tc.want)
+		}
+	}
+	c, err := parseNodeConfig(strings.NewReader("authority: ISL\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"NRMNET_MATCHING_ALERT_ELEMENTS_PER_HOUR": "1000000"}
+	if err := applyEnv(&c, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.validate(); err != nil || c.Matching.AlertElementsPerHour != 1000000 || c.Matching.PeerElementsPerHour != 4096 {
+		t.Fatalf("matching from the environment: %+v, %v", c.Matching, err)
+	}
+}

@@ -360,6 +360,8 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 		return nil, err
 	}
 	ic := match.DefaultIssuerConfig()
+	ic.Window = time.Hour
+	ic.PeerElementsPerWindow, ic.AlertElementsPerWindow = cfg.Matching.PeerElementsPerHour, cfg.Matching.AlertElementsPerHour
 	ic.Host, ic.Keys = n.host.Libp2p(), wiring.MatchKeys{Store: n.store}
 	ic.Authorize, ic.Audit = wiring.IssuerHooks(n.host, n.alerts)
 	ic.Logger = log.With("component", "match")
