@@ -3,10 +3,6 @@ package node
 import (
 	"context"
 	"crypto/ed25519"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -26,42 +22,7 @@ import (
 // op after the cases were written, which derives and caches every
 // candidate's keys.
 func BenchmarkAlertCandidates(b *testing.B) {
-	n := 5000
-	if s := os.Getenv("NRMNET_BENCH_CASES"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil {
-			b.Fatal(err)
-		}
-	}
-	dir := b.TempDir()
-	sc := storage.DefaultConfig()
-	sc.DataDir = filepath.Join(dir, "data")
-	sc.KeysDir = filepath.Join(dir, "keys")
-	sc.Authority = testAuthority
-	sc.Logger = slog.New(slog.DiscardHandler)
-	if err := storage.CreateKeys(sc.KeysDir); err != nil {
-		b.Fatal(err)
-	}
-	s, err := storage.Open(sc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			b.Errorf("close store: %v", err)
-		}
-	})
-	if err := fillStore(s, n); err != nil {
-		b.Fatal(err)
-	}
-	cfg := DefaultConfig()
-	cfg.Store = s
-	cfg.Authority = testAuthority
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	nd, err := New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	nd, s, n := benchNode(b, 5000)
 	_, key, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		b.Fatal(err)

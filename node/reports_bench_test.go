@@ -2,15 +2,11 @@ package node
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
 	"nrmnet/node/report"
-	"nrmnet/storage"
 )
 
 // BenchmarkQuarterlyReturn builds the quarterly return through the node
@@ -21,40 +17,7 @@ import (
 // and one audited bulk read (bulk, ExportCases). It reports the median of
 // each and their ratio, bulk / per-case.
 func BenchmarkQuarterlyReturn(b *testing.B) {
-	n := 10000
-	if s := os.Getenv("NRMNET_BENCH_CASES"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil {
-			b.Fatal(err)
-		}
-	}
-	dir := b.TempDir()
-	sc := storage.DefaultConfig()
-	sc.DataDir = filepath.Join(dir, "data")
-	sc.KeysDir = filepath.Join(dir, "keys")
-	sc.Authority = testAuthority
-	if err := storage.CreateKeys(sc.KeysDir); err != nil {
-		b.Fatal(err)
-	}
-	s, err := storage.Open(sc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			b.Errorf("close store: %v", err)
-		}
-	})
-	if err := fillStore(s, n); err != nil {
-		b.Fatal(err)
-	}
-	cfg := DefaultConfig()
-	cfg.Store = s
-	cfg.Authority = testAuthority
-	nd, err := New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	nd, _, n := benchNode(b, 10000)
 	who := Principal{ID: "region", Name: "Bench", Role: RoleRegionalCoordinator, Authority: testAuthority}
 	q, err := report.ParseQuarter("2025-Q1")
 	if err != nil {
