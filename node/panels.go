@@ -91,8 +91,9 @@ func (c PanelsConfig) Validate() error {
 // RetryInterval. A refusal by the case's workflow (the case is not in a state
 // to take the decision, a time rule, an invalid record) is not: it is logged
 // once at Error, counted in PanelStatus.Refused with its reason, and tried
-// again only at the next catch-up (restart, snapshot, Reconcile) or when the
-// panel reports another change to the decision.
+// again only at the next catch-up (restart, snapshot, Reconcile, or
+// ReconcilePanel, which an operator asks for once the case is corrected) or
+// when the panel reports another change to the decision.
 type Panels struct {
 	node   *Node
 	cfg    PanelsConfig

@@ -50,6 +50,15 @@ var (
 	panelReadRoles       = []Role{RoleSocialWorker, RoleNRMCoordinator, RolePanelChair, RolePanelMember, RoleAdvocate}
 	panelStatusRoles     = []Role{RoleNRMCoordinator, RolePanelChair, RolePanelMember, RoleRegionalCoordinator, RoleAdministrator}
 	panelMembershipRoles = []Role{RoleAdministrator}
+	// panelReconcileRoles may ask the node to try again to record a panel's
+	// decisions on this authority's cases (ReconcilePanel). The NRM
+	// coordinator follows the authority's NRM cases and is who corrects a
+	// case that refused a decision; the administrator runs the node and
+	// could restart it to the same effect. Reconciling changes no decision
+	// and shows no case content, but it moves cases through their workflow,
+	// so the roles that may only watch the panel's status (chair, members,
+	// regional coordinator) may not.
+	panelReconcileRoles = []Role{RoleNRMCoordinator, RoleAdministrator}
 )
 
 // panelRole is the role a user of this node acts in at a panel.
@@ -501,6 +510,43 @@ func (p *Panels) PanelStatus(ctx context.Context, who Principal, id v1.PanelID) 
 	p.mu.Unlock()
 	slices.SortFunc(out.Problems, func(a, b PanelProblem) int { return strings.Compare(string(a.Decision), string(b.Decision)) })
 	return out, nil
+}
+
+// ReconcilePanel queues a catch-up of panel id, as a node restart does:
+// every decision the panel holds for this authority's cases is compared with
+// its case, and what the case is missing is recorded through the workflow,
+// decisions the workflow refused before included (correct the case first).
+// It returns as soon as the work is queued, before it is done: the work is
+// asynchronous, and PanelStatus shows the outcome (a decision still refused
+// stays there with its reason). The request is audited before it is queued.
+func (p *Panels) ReconcilePanel(ctx context.Context, who Principal, id v1.PanelID) error {
+	subject := "panel:" + string(id)
+	if err := p.requireRole(ctx, who, panelReconcileRoles, "reconcile a panel's decisions with this authority's cases", v1.ActionCaseUpdate, subject); err != nil {
+		return err
+	}
+	if _, err := p.panel(id); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return fmt.Errorf("%w: this node is stopping and no longer records panel decisions; start it again (that reconciles every panel)", ErrUnavailable)
+	}
+	e := &v1.AuditEntry{At: p.node.now().UTC(), Authority: p.node.authority, Actor: who.ID, Role: string(who.Role),
+		Action: v1.ActionCaseUpdate, Subject: subject, Recipient: subject,
+		Purpose: "reconcile the panel's decisions with this authority's cases", LegalBasis: DefaultBasis, Outcome: v1.AuditAllowed}
+	if err := p.node.store.Audit(ctx, e); err != nil {
+		return classify(err)
+	}
+	select {
+	case p.jobs <- panelJob{panel: id}:
+	default:
+		return fmt.Errorf("%w: the node's queue of panel work is full (%d jobs); it is recording decisions now, try again in a minute",
+			ErrUnavailable, jobQueue)
+	}
+	p.log.Info("panel reconciliation queued", "panel", string(id), "role", string(who.Role))
+	return nil
 }
 
 // PanelMembership is the optional capability of a PanelService to change

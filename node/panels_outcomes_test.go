@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -481,5 +482,101 @@ func TestPanelCombinedNegativeRecordedAsNegativeRG(t *testing.T) {
 	c := pf.caseNow(t)
 	if len(c.Decisions) != 1 || c.Decisions[0].Stage != v1.StageRG || c.Decisions[0].Outcome != v1.OutcomeNegative || c.Decisions[0].PanelDecisionID != id {
 		t.Fatalf("decisions on the case: %+v", c.Decisions)
+	}
+}
+
+// A decision the case's workflow refused is recorded, without a restart, once
+// the case is corrected and an operator asks for the panel to be reconciled
+// (ReconcilePanel); the retry interval alone never records it.
+func TestPanelReconcileRecordsRefusedDecision(t *testing.T) {
+	pf := newPanelFixture(t, func(pc *PanelsConfig, _ *panel.Config) {
+		if pc != nil {
+			pc.RetryInterval = time.Millisecond
+		}
+	})
+	ctx := context.Background()
+	apply := func(who Principal, ev workflow.Event) {
+		t.Helper()
+		c := pf.caseNow(t)
+		if _, err := pf.node.Apply(ctx, who, Change{Case: c.ID, Revision: c.Revision, Event: ev}); err != nil {
+			t.Fatalf("%s: %v", ev.Kind(), err)
+		}
+	}
+	// While the panel votes, a reasonable grounds decision is recorded on
+	// the case directly, so the panel's own cannot be.
+	id := pf.decideThen(t, func() {
+		apply(pf.users[RolePanelChair], workflow.RecordDecision{Stage: v1.StageRG, Outcome: v1.OutcomeNegative,
+			Reasons: "recorded outside the panel", ChildViews: "c"})
+	})
+	waitPanel(t, "the refusal", func() bool { return pf.status(t).Refused == 1 })
+
+	// The case is corrected: the stray decision is reconsidered, so the case
+	// awaits a reasonable grounds decision again.
+	apply(pf.users[RoleSocialWorker], workflow.RequestReconsideration{Stage: v1.StageRG, Grounds: v1.GroundsNewEvidence})
+	apply(pf.users[RoleNRMCoordinator], workflow.DecideReconsideration{Accepted: true, Reasons: "the panel decides this"})
+	time.Sleep(50 * time.Millisecond) // fifty retry intervals
+	if n, st := pf.decisionsOnCase(t, id), pf.status(t); n != 0 || st.Refused != 1 {
+		t.Fatalf("before reconciling: decision on the case %d times, status %+v; want it still refused", n, st)
+	}
+
+	who := pf.users[RoleNRMCoordinator]
+	before := pf.auditSize(t)
+	if err := pf.panels.ReconcilePanel(ctx, who, unitPanel); err != nil {
+		t.Fatal(err)
+	}
+	es := pf.auditSince(t, before)
+	if len(es) == 0 || es[0].Outcome != v1.AuditAllowed || es[0].Actor != who.ID || es[0].Subject != "panel:"+string(unitPanel) ||
+		!strings.Contains(es[0].Purpose, "reconcile") {
+		t.Fatalf("reconciliation audited as %+v", es)
+	}
+	waitPanel(t, "the decision on the case", func() bool { return pf.decisionsOnCase(t, id) == 1 })
+	waitPanel(t, "nothing unrecorded", func() bool { st := pf.status(t); return st.Unrecorded == 0 && st.Refused == 0 })
+	c := pf.caseNow(t)
+	last := c.Decisions[len(c.Decisions)-1]
+	if c.State != v1.StateRGNegative || last.PanelDecisionID != id || len(c.Decisions) != 2 {
+		t.Fatalf("case %s, %d decisions, last %+v", c.State, len(c.Decisions), last)
+	}
+
+	// Reconciling again records nothing more.
+	if err := pf.panels.ReconcilePanel(ctx, pf.users[RoleAdministrator], unitPanel); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if again := pf.caseNow(t); again.Revision != c.Revision || pf.decisionsOnCase(t, id) != 1 {
+		t.Fatalf("reconciled again, the case moved from revision %d to %d", c.Revision, again.Revision)
+	}
+}
+
+// ReconcilePanel is refused, audited, to the roles not in its table; an
+// unknown or malformed panel and a stopping node are refused with a clear
+// error.
+func TestPanelReconcileRefusals(t *testing.T) {
+	pf := newPanelFixture(t)
+	ctx := context.Background()
+	for _, r := range Roles {
+		if slices.Contains(panelReconcileRoles, r) {
+			continue
+		}
+		before := pf.auditSize(t)
+		err := pf.panels.ReconcilePanel(ctx, pf.users[r], unitPanel)
+		if !errors.Is(err, ErrForbidden) {
+			t.Errorf("%s: %v, want ErrForbidden", r, err)
+		}
+		if es := pf.auditSince(t, before); len(es) != 1 || es[0].Outcome != v1.AuditDenied {
+			t.Errorf("%s refused, audited as %+v", r, es)
+		}
+	}
+	admin := pf.users[RoleAdministrator]
+	if err := pf.panels.ReconcilePanel(ctx, admin, "no-such-panel"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "no-such-panel") {
+		t.Errorf("unknown panel: %v, want ErrNotFound naming it", err)
+	}
+	if err := pf.panels.ReconcilePanel(ctx, admin, "../etc"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("malformed panel: %v, want ErrInvalid", err)
+	}
+	if err := pf.panels.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pf.panels.ReconcilePanel(ctx, admin, unitPanel); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("stopped: %v, want ErrUnavailable", err)
 	}
 }

@@ -136,6 +136,13 @@ func (pf *panelFixture) accept(t *testing.T, what string, out PanelOutcome, err 
 // decide runs a case to a concluded RG decision and returns its ID.
 func (pf *panelFixture) decide(t *testing.T) v1.ID {
 	t.Helper()
+	return pf.decideThen(t, nil)
+}
+
+// decideThen is decide with beforeConclude, if not nil, run once the votes
+// are cast and before the chair concludes the decision.
+func (pf *panelFixture) decideThen(t *testing.T, beforeConclude func()) v1.ID {
+	t.Helper()
 	ctx := context.Background()
 	u := pf.users
 	out, err := pf.panels.OpenPanelCase(ctx, u[RoleSocialWorker], unitPanel, PanelCaseOpening{Case: pf.c.ID})
@@ -156,6 +163,9 @@ func (pf *panelFixture) decide(t *testing.T) v1.ID {
 	for _, who := range []Principal{u[RolePanelMember], unitPolice, unitHealth} {
 		out, err = pf.panels.CastPanelVote(ctx, who, unitPanel, pf.c.ID, panel.CastVote{Proposal: proposal, Stage: v1.StageRG, Choice: v1.VoteNegative})
 		pf.accept(t, "vote", out, err)
+	}
+	if beforeConclude != nil {
+		beforeConclude()
 	}
 	out, err = pf.panels.ConcludePanelDecision(ctx, u[RolePanelChair], unitPanel, pf.c.ID, panel.ConcludeDecision{Proposal: proposal, Reasons: "r", ChildViewsConsidered: "c"})
 	pf.accept(t, "conclude", out, err)
