@@ -86,15 +86,7 @@ func startSmallFederationWith(t *testing.T, refresh time.Duration, demo bool) (s
 	if !demo {
 		opts.DemoPrincipal = nil
 	}
-	nodes, err := startDevnet(ctx, dir, m, "127.0.0.1", 0, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := stopDevnet(nodes); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	nodes := startTestDevnet(t, ctx, dir, m, opts)
 	return dir, m, nodes
 }
 
@@ -465,15 +457,7 @@ func TestDevnetCountyLinesAlertCrossesRegions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodes, err := startDevnet(ctx, dir, m, "127.0.0.1", 0, devnetStartOptions(log))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := stopDevnet(nodes); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	nodes := startTestDevnet(t, ctx, dir, m, devnetStartOptions(log))
 	byCode := map[authority.Code]*runningNode{}
 	for _, n := range nodes {
 		waitReady(t, n)
@@ -586,4 +570,20 @@ func TestDevnetCountyLinesAlertCrossesRegions(t *testing.T) {
 	waitFor("the hand-over completes on both sides", func() bool {
 		return stateOf(ken, kenCoordinator) == node.RelocationStateCompleted && stateOf(isl, islCoordinator) == node.RelocationStateCompleted
 	})
+}
+
+// startTestDevnet starts a devnet's nodes on loopback with opts and stops
+// them when the test ends.
+func startTestDevnet(t *testing.T, ctx context.Context, dir string, m *devnetManifest, opts startOptions) []*runningNode {
+	t.Helper()
+	nodes, err := startDevnet(ctx, dir, m, "127.0.0.1", 0, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := stopDevnet(nodes); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return nodes
 }

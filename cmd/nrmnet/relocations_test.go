@@ -61,15 +61,7 @@ func startPairFull(t *testing.T) *pair {
 	}
 	opts := devnetStartOptions(log)
 	opts.DemoPrincipal = nil
-	nodes, err := startDevnet(ctx, dir, m, "127.0.0.1", 0, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := stopDevnet(nodes); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	nodes := startTestDevnet(t, ctx, dir, m, opts)
 	tokens, err := readDevnetTokens(dir)
 	if err != nil {
 		t.Fatal(err)

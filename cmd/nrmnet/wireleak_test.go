@@ -147,15 +147,7 @@ func wireLeakScenario(t *testing.T, lc leakConfig) {
 	}
 	tap := &wiretap{}
 	opts := leakStartOptions(log, tap)
-	nodes, err := startDevnet(ctx, dir, m, "127.0.0.1", 0, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := stopDevnet(nodes); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	nodes := startTestDevnet(t, ctx, dir, m, opts)
 	byCode := map[authority.Code]int{}
 	for i, n := range nodes {
 		byCode[n.Authority] = i
