@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -31,6 +32,7 @@ type Panels interface {
 	PanelStatus(ctx context.Context, who node.Principal, id v1.PanelID) (node.PanelStatus, error)
 	AddPanelMember(ctx context.Context, who node.Principal, id v1.PanelID, m consensus.Member) error
 	RemovePanelMember(ctx context.Context, who node.Principal, id v1.PanelID, member peer.ID) error
+	ReconcilePanel(ctx context.Context, who node.Principal, id v1.PanelID) error
 }
 
 // panelRoutes are the routes of combined panels; they answer 503 on a node
@@ -51,6 +53,7 @@ func (s *Server) panelRoutes() []route {
 		{Method: "GET", Path: "/v1/panels/{panel}/status", h: s.withPanels(s.panelStatus)},
 		{Method: "POST", Path: "/v1/panels/{panel}/members", h: s.withPanels(s.addPanelMember)},
 		{Method: "POST", Path: "/v1/panels/{panel}/members/{peer}/remove", h: s.withPanels(s.removePanelMember)},
+		{Method: "POST", Path: "/v1/panels/{panel}/reconcile", h: s.withPanels(s.reconcilePanel)},
 	}
 }
 
@@ -171,6 +174,33 @@ func (s *Server) removePanelMember(w http.ResponseWriter, r *http.Request, who n
 	return nil
 }
 
+// reconcilePanel queues a catch-up of the panel on this node (decisions the
+// case's workflow refused are tried again) and answers 202 at once: the
+// panel's status shows the outcome. The body is optional; if sent, it is {}.
+func (s *Server) reconcilePanel(w http.ResponseWriter, r *http.Request, who node.Principal, p Panels) error {
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	if b = bytes.TrimSpace(b); len(b) > 0 {
+		if err := decodeStrict(b, &struct{}{}); err != nil {
+			return err
+		}
+		if b[0] != '{' { // null decodes into a struct without error
+			return badBody("invalid_json", "send no body, or an empty JSON object {}")
+		}
+	}
+	id := v1.PanelID(r.PathValue("panel"))
+	if err := p.ReconcilePanel(r.Context(), who, id); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, panelReconcileResponse{Panel: id, Queued: true,
+		Status: "/v1/panels/" + string(id) + "/status",
+		Message: "reconciliation queued: the node will compare every decision of the panel with this authority's cases and record what is missing; " +
+			"the panel's status shows the outcome (a decision still refused stays there with its reason)"})
+	return nil
+}
+
 // Request bodies. Field names follow the panel's own records.
 
 type openPanelCaseRequest struct {
@@ -239,6 +269,13 @@ type panelCloseRequest struct {
 type panelMemberRequest struct {
 	Peer     string `json:"peer"`
 	NonVoter bool   `json:"non_voter,omitempty"`
+}
+
+type panelReconcileResponse struct {
+	Panel   v1.PanelID `json:"panel"`
+	Queued  bool       `json:"queued"`
+	Status  string     `json:"status"`
+	Message string     `json:"message"`
 }
 
 type panelMemberResponse struct {

@@ -226,6 +226,7 @@ var panelRouteRoles = []struct {
 		return map[string]any{"peer": "12D3KooWHHzSeKaY8xuZVzkLbKFfvNgPPeKhFBGrMbNzbm5akpqu"}
 	}},
 	{"POST", "/v1/panels/{panel}/members/{peer}/remove", []node.Role{node.RoleAdministrator}, nil},
+	{"POST", "/v1/panels/{panel}/reconcile", []node.Role{node.RoleNRMCoordinator, node.RoleAdministrator}, nil},
 }
 
 // Every panel route for every role: refused roles get 403 forbidden and one
@@ -329,6 +330,66 @@ func TestPanelHostileBodies(t *testing.T) {
 			if got := panelApplied(t, ph); got != before {
 				t.Fatalf("the panel moved from %d to %d", before, got)
 			}
+		})
+	}
+}
+
+// POST /v1/panels/{panel}/reconcile queues a catch-up and answers 202 with
+// where to see the outcome, audited; its body is empty or {}, and anything
+// else is refused with a clear error before anything is queued or audited
+// as done. An unknown panel is 404, a malformed one 422.
+func TestPanelReconcileOverHTTP(t *testing.T) {
+	tn := newPanelTestNode(t)
+	path := "/v1/panels/" + apiPanel + "/reconcile"
+	for _, body := range []any{nil, "{}", " { } "} {
+		before := tn.auditSize()
+		r := tn.do(node.RoleNRMCoordinator, "POST", path, body)
+		var got panelReconcileResponse
+		r.decode(t, &got)
+		if r.status != http.StatusAccepted || got.Panel != apiPanel || !got.Queued || got.Status != "/v1/panels/"+apiPanel+"/status" ||
+			!strings.Contains(got.Message, "queued") {
+			t.Fatalf("body %v: status %d %s, want 202 queued", body, r.status, r.body)
+		}
+		es := tn.auditSince(before)
+		if len(es) == 0 || es[0].Outcome != v1.AuditAllowed || es[0].Actor != tn.ids[node.RoleNRMCoordinator] ||
+			es[0].Subject != "panel:"+apiPanel || !strings.Contains(es[0].Purpose, "reconcile") {
+			t.Fatalf("body %v: audited as %+v", body, es)
+		}
+	}
+	deep := strings.Repeat(`{"a":`, 40) + "1" + strings.Repeat("}", 40)
+	for _, a := range []struct {
+		name, path, body, ctype string
+		status                  int
+		code, names             string
+	}{
+		{"a field", path, `{"force": true}`, "", 400, "unknown_field", "force"},
+		{"not json", path, "hello", "", 400, "invalid_json", "not valid JSON"},
+		{"array", path, "[]", "", 400, "invalid_json", "object"},
+		{"null", path, "null", "", 400, "invalid_json", "empty JSON object"},
+		{"two objects", path, "{} {}", "", 400, "invalid_json", "more than one"},
+		{"deep nesting", path, deep, "", 400, "invalid_json", "nested"},
+		{"oversize", path, `{"a": "` + strings.Repeat("x", DefaultMaxBodyBytes) + `"}`, "", 413, codeBodyTooLarge, "limit"},
+		{"wrong content type", path, "{}", "text/plain", 415, codeUnsupportedMedia, "application/json"},
+		{"query", path + "?force=1", "", "", 400, "invalid_query", "force"},
+		{"unknown panel", "/v1/panels/no-such-panel/reconcile", "", "", 404, "not_found", "no-such-panel"},
+		{"bad panel id", "/v1/panels/..%2Fetc/reconcile", "", "", 422, "invalid", "panel"},
+	} {
+		t.Run(a.name, func(t *testing.T) {
+			tn.t = t
+			from := tn.auditSize()
+			headers := []string{}
+			if a.ctype != "" {
+				headers = append(headers, "Content-Type", a.ctype)
+			}
+			var body any
+			if a.body != "" {
+				body = a.body
+			}
+			r := tn.do(node.RoleAdministrator, "POST", a.path, body, headers...)
+			if r.status != a.status || r.errorCode() != a.code || !strings.Contains(string(r.body), a.names) {
+				t.Fatalf("status %d code %q (%s), want %d %q naming %q", r.status, r.errorCode(), truncateBody(r.body), a.status, a.code, a.names)
+			}
+			tn.checkNoWrites(from)
 		})
 	}
 }
