@@ -54,6 +54,20 @@ func twoRegions(t *testing.T) (london, south *region) {
 	return london, south
 }
 
+// startAllBut starts the service of every member of the regions but down,
+// whose host it closes (down is offline until the test restarts it).
+func startAllBut(down *member, rs ...*region) {
+	for _, r := range rs {
+		for _, m := range r.members {
+			if m != down {
+				m.startService()
+			}
+		}
+	}
+	down.host.Close()
+	down.host = nil
+}
+
 // signAll signs both regions' rosters at a serial with every running host's
 // addresses and gives both to every running host.
 func signAll(t *testing.T, serial uint64, rs ...*region) {
@@ -92,16 +106,8 @@ func signAll(t *testing.T, serial uint64, rs ...*region) {
 func TestNationalAlertCrossesRegions(t *testing.T) {
 	london, south := twoRegions(t)
 	late := south.members[2]
-	for _, r := range []*region{london, south} {
-		for _, m := range r.members {
-			if m != late {
-				m.startService()
-			}
-		}
-	}
 	// The late member is down while the alert is published.
-	late.host.Close()
-	late.host = nil
+	startAllBut(late, london, south)
 	eventually(t, "the bridges see each other on the national topic", func() bool {
 		return hasPeer(london.members[0].svc.TopicPeers(gossip.NationalTopic), south.members[0].peerID()) &&
 			hasPeer(south.members[0].svc.TopicPeers(gossip.NationalTopic), london.members[0].peerID())
@@ -255,15 +261,7 @@ func TestNationalAlertRepairedAcrossRegions(t *testing.T) {
 		m.digestInterval = 10 * time.Minute
 	}
 	bridge := london.members[0]
-	for _, r := range []*region{london, south} {
-		for _, m := range r.members {
-			if m != bridge {
-				m.startService()
-			}
-		}
-	}
-	bridge.host.Close()
-	bridge.host = nil
+	startAllBut(bridge, london, south)
 	london.waitMesh(london.members[1:]...)
 	south.waitMesh(south.members...)
 
