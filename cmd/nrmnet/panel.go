@@ -102,11 +102,11 @@ func newPanelCommand() *cobra.Command {
 		Use:   "panel",
 		Short: "Look after this node's combined panels (status, membership, recovery)",
 		Long: `A combined panel keeps its decisions in a Raft group of its members' nodes.
-status, add and remove talk to a running node's API; recover works offline, on
+status, reconcile, add and remove talk to a running node's API; recover works offline, on
 a stopped node, and is only for a panel that has lost its majority for good
 (read docs/recover-panel.md first).`,
 	}
-	cmd.AddCommand(newPanelStatusCommand(), newPanelAddCommand(), newPanelRemoveCommand(), newPanelRecoverCommand())
+	cmd.AddCommand(newPanelStatusCommand(), newPanelReconcileCommand(), newPanelAddCommand(), newPanelRemoveCommand(), newPanelRecoverCommand())
 	return cmd
 }
 
@@ -172,8 +172,8 @@ func printPanelStatus(out io.Writer, st apiPanelStatus) {
 	fmt.Fprintf(out, "Leader: %s, term %d, %d leader changes since start\n", leader, st.Term, st.LeaderChanges)
 	fmt.Fprintf(out, "Log: last %d, committed %d, applied %d\n", st.LastIndex, st.CommitIndex, st.AppliedIndex)
 	if st.Unrecorded > 0 {
-		fmt.Fprintf(out, "Decisions not yet on this authority's cases: %d (%d refused by the case's workflow, not retried until the node restarts; the others are retried)\n",
-			st.Unrecorded, st.Refused)
+		fmt.Fprintf(out, "Decisions not yet on this authority's cases: %d (%d refused by the case's workflow, not retried until 'nrmnet panel reconcile %s' or a restart; the others are retried)\n",
+			st.Unrecorded, st.Refused, st.Panel)
 		for _, p := range st.Problems {
 			what := "retried"
 			if p.Refused {
@@ -194,6 +194,46 @@ func printPanelStatus(out io.Writer, st apiPanelStatus) {
 		fmt.Fprintf(tw, "%s\t%v\t%v\t%d\t%d\t%d\n", p.ID, !p.NonVoter, p.Reachable, p.LastIndex, p.AppliedIndex, p.Lag)
 	}
 	_ = tw.Flush()
+}
+
+type apiPanelReconcile struct {
+	Panel   string `json:"panel"`
+	Queued  bool   `json:"queued"`
+	Message string `json:"message"`
+}
+
+func newPanelReconcileCommand() *cobra.Command {
+	var o clientOptions
+	cmd := &cobra.Command{
+		Use:   "reconcile PANEL",
+		Short: "Record again the panel's decisions this authority's cases are missing, without a restart",
+		Long: `A decision the case's workflow refused (the case was not in a state to take it)
+is not retried by itself. Correct the case, then run this: the node compares
+every decision of the panel with this authority's cases and records what is
+missing, as a restart would. The work runs after the command returns;
+'nrmnet panel status PANEL' shows the outcome. NRM coordinator or administrator.`,
+		Example: `  nrmnet panel reconcile islington-camden`,
+		Args:    cobra.ExactArgs(1),
+		RunE: o.withClient(func(cmd *cobra.Command, c *apiClient, args []string) error {
+			if !v1.PanelID(args[0]).Valid() {
+				return fmt.Errorf("%q is not a panel ID (e.g. islington-camden)", args[0])
+			}
+			path := "/v1/panels/" + pathEscape(args[0]) + "/reconcile"
+			if o.json {
+				return c.call(cmd.Context(), "POST", path, nil, nil, nil, nil, cmd.OutOrStdout())
+			}
+			var res apiPanelReconcile
+			if err := c.call(cmd.Context(), "POST", path, nil, nil, nil, &res, nil); err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Reconciliation of panel %s queued: the node will compare each of its decisions with this authority's cases and record what is missing.\n", args[0])
+			fmt.Fprintf(out, "It runs in the background. 'nrmnet panel status %s' shows the outcome: a decision still refused is listed there with its reason.\n", args[0])
+			return nil
+		}),
+	}
+	o.register(cmd)
+	return cmd
 }
 
 func newPanelAddCommand() *cobra.Command {

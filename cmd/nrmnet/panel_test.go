@@ -172,7 +172,7 @@ func TestPanelRecover(t *testing.T) {
 	}
 }
 
-// `nrmnet panel status|add|remove` talk to a running node's API.
+// `nrmnet panel status|reconcile|add|remove` talk to a running node's API.
 func TestPanelStatusAddRemove(t *testing.T) {
 	_, sc := initNode(t)
 	log := slog.New(slog.NewTextHandler(&cliLogWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -230,6 +230,24 @@ func TestPanelStatusAddRemove(t *testing.T) {
 	out := mustCLI(t, admin, "panel", "status", string(cliPanel))
 	if !strings.Contains(out, "Leader") || !strings.Contains(out, h.ID().String()) {
 		t.Fatalf("status:\n%s", out)
+	}
+	out = mustCLI(t, admin, "panel", "reconcile", string(cliPanel))
+	if !strings.Contains(out, "Reconciliation of panel "+string(cliPanel)+" queued") ||
+		!strings.Contains(out, "nrmnet panel status "+string(cliPanel)) {
+		t.Fatalf("reconcile:\n%s", out)
+	}
+	if out, err := as(t, admin, "panel", "reconcile", "no-such-panel"); err == nil || !strings.Contains(err.Error(), "no-such-panel") {
+		t.Fatalf("reconcile of an unknown panel: %v\n%s", err, out)
+	}
+	if out, err := as(t, admin, "panel", "reconcile", "../etc"); err == nil || !strings.Contains(err.Error(), "not a panel ID") {
+		t.Fatalf("reconcile of a malformed panel ID: %v\n%s", err, out)
+	}
+	_, swTok, err := s.CreateUser(context.Background(), storage.User{ID: "sw", Name: "Social Worker", Role: "social_worker", Authority: "ISL"}, storage.Access{Actor: "node", Role: "node"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := as(t, swTok, "panel", "reconcile", string(cliPanel)); err == nil || !strings.Contains(err.Error(), "forbidden") {
+		t.Fatalf("reconcile by a social worker: %v\n%s", err, out)
 	}
 	if out, err := as(t, admin, "panel", "add", string(cliPanel), "not-a-peer"); err == nil {
 		t.Fatalf("add with a bad peer ID: %s", out)
