@@ -243,32 +243,11 @@ func TestWireLeakCrossRegion(t *testing.T) {
 		return node.Principal{ID: strings.ToLower(string(code)) + ".nrm-coordinator", Role: node.RoleNRMCoordinator, Authority: code}
 	}
 	acceptedReq := request(accepted, ken)
-	acceptedAt := time.Now()
-	if _, err := ken.relocs.Desk.Accept(ctx, coordinator("KEN"), acceptedReq); err != nil {
-		t.Fatalf("accept: %v", err)
-	}
-	eventually(t, "the relocation to KEN completed on both sides", func() bool {
-		return handoverState(isl, acceptedReq) == rpc.StateCompleted && handoverState(ken, acceptedReq) == rpc.StateCompleted
-	})
-	if got := readStoredCase(t, ken, accepted.stored.ID); got.Responsible != "KEN" || got.ChildID != accepted.stored.ChildID {
-		t.Fatalf("KEN's copy of the accepted case: responsible %s, child %s", got.Responsible, got.ChildID)
-	}
+	acceptedAt := acceptLeakRelocation(t, ctx, isl, ken, coordinator("KEN"), acceptedReq, accepted)
 
 	// MDW returns after GossipSub's message cache has dropped the alert,
 	// and repairs by digest from Kent, the only other South East node.
-	if wait := 7*time.Second - time.Since(raisedAt); wait > 0 {
-		time.Sleep(wait)
-	}
-	mdw := restartLeakNode(t, dir, m.Nodes[mdwIndex].Dir, opts)
-	nodes[mdwIndex] = mdw
-	eventually(t, "MDW holding the alert", func() bool {
-		_, err := mdw.store.ReceivedAlert(alertID)
-		return err == nil
-	})
-	if r, _ := mdw.store.ReceivedAlert(alertID); r.Via != "digest" {
-		t.Errorf("MDW got the alert by %q, want by digest repair", r.Via)
-	}
-	eventually(t, "MDW's acknowledgement recorded at ISL", func() bool { return acked(isl, alertID, "MDW") })
+	mdw := returnByDigest(t, dir, m, nodes, mdwIndex, opts, isl, alertID, raisedAt)
 
 	// ISL asks MDW to take another case; MDW's NRM coordinator rejects it.
 	rejectedReq := request(rejected, mdw)

@@ -255,32 +255,11 @@ func wireLeakScenario(t *testing.T, lc leakConfig) {
 	}
 	eventually(t, "ISL told of the rejection", func() bool { return handoverState(isl, rejectedReq) == rpc.StateRejected })
 	acceptedReq := ask(accepted)
-	acceptedAt := time.Now()
-	if _, err := cmd.relocs.Desk.Accept(ctx, devnetWorker("CMD"), acceptedReq); err != nil {
-		t.Fatalf("accept: %v", err)
-	}
-	eventually(t, "the accepted relocation completed on both sides", func() bool {
-		return handoverState(isl, acceptedReq) == rpc.StateCompleted && handoverState(cmd, acceptedReq) == rpc.StateCompleted
-	})
-	if got := readStoredCase(t, cmd, accepted.stored.ID); got.Responsible != "CMD" || got.ChildID != accepted.stored.ChildID {
-		t.Fatalf("CMD's copy of the accepted case: responsible %s, child %s", got.Responsible, got.ChildID)
-	}
+	acceptedAt := acceptLeakRelocation(t, ctx, isl, cmd, devnetWorker("CMD"), acceptedReq, accepted)
 
-	// LBH returns, after GossipSub's message cache (five heartbeats of a
-	// second) has dropped the alert, and repairs by digest.
-	if wait := 7*time.Second - time.Since(raisedAt); wait > 0 {
-		time.Sleep(wait)
-	}
-	lbh := restartLeakNode(t, dir, m.Nodes[lbhIndex].Dir, opts)
-	nodes[lbhIndex] = lbh
-	eventually(t, "LBH holding the alert", func() bool {
-		_, err := lbh.store.ReceivedAlert(alertID)
-		return err == nil
-	})
-	if r, _ := lbh.store.ReceivedAlert(alertID); r.Via != "digest" {
-		t.Errorf("LBH got the alert by %q, want by digest repair", r.Via)
-	}
-	eventually(t, "LBH's acknowledgement recorded at ISL", func() bool { return acked(isl, alertID, "LBH") })
+	// LBH returns, after GossipSub's message cache has dropped the alert,
+	// and repairs by digest.
+	returnByDigest(t, dir, m, nodes, lbhIndex, opts, isl, alertID, raisedAt)
 
 	// A decision on the panel, with the canary in the child's words.
 	panelViews := "They said: call me " + leakPanelChild + ", and let me stay near my sister."
@@ -664,6 +643,47 @@ func handoverState(n *runningNode, id v1.ID) rpc.State {
 		return ""
 	}
 	return h.State
+}
+
+// acceptLeakRelocation has who, at the destination, accept request req for
+// the canary case c, waits until the hand-over completed on both sides and
+// checks the destination holds the case; it returns when acceptance began
+// (streams opened after it may carry the case).
+func acceptLeakRelocation(t *testing.T, ctx context.Context, origin, dest *runningNode, who node.Principal, req v1.ID, c *leakCanary) time.Time {
+	t.Helper()
+	at := time.Now()
+	if _, err := dest.relocs.Desk.Accept(ctx, who, req); err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	eventually(t, "the relocation to "+string(dest.Authority)+" completed on both sides", func() bool {
+		return handoverState(origin, req) == rpc.StateCompleted && handoverState(dest, req) == rpc.StateCompleted
+	})
+	if got := readStoredCase(t, dest, c.stored.ID); got.Responsible != dest.Authority || got.ChildID != c.stored.ChildID {
+		t.Fatalf("%s's copy of the accepted case: responsible %s, child %s", dest.Authority, got.Responsible, got.ChildID)
+	}
+	return at
+}
+
+// returnByDigest restarts the stopped node at index i once GossipSub's
+// message cache (five heartbeats of a second) has dropped alert id, raised
+// at raisedAt, and checks it repairs the alert by digest and acknowledges it
+// to the issuer.
+func returnByDigest(t *testing.T, dir string, m *devnetManifest, nodes []*runningNode, i int, opts startOptions, issuer *runningNode, id v1.ID, raisedAt time.Time) *runningNode {
+	t.Helper()
+	if wait := 7*time.Second - time.Since(raisedAt); wait > 0 {
+		time.Sleep(wait)
+	}
+	n := restartLeakNode(t, dir, m.Nodes[i].Dir, opts)
+	nodes[i] = n
+	eventually(t, string(n.Authority)+" holding the alert", func() bool {
+		_, err := n.store.ReceivedAlert(id)
+		return err == nil
+	})
+	if r, _ := n.store.ReceivedAlert(id); r.Via != "digest" {
+		t.Errorf("%s got the alert by %q, want by digest repair", n.Authority, r.Via)
+	}
+	eventually(t, string(n.Authority)+"'s acknowledgement recorded at "+string(issuer.Authority), func() bool { return acked(issuer, id, n.Authority) })
+	return n
 }
 
 // restartLeakNode starts a stopped node again from its directory, with the
