@@ -160,11 +160,7 @@ func TestWireLeakCrossRegion(t *testing.T) {
 	var canaries []*leakCanary
 	refer := func(label string, n *runningNode, name string, id v1.ChildIdentity, from *v1.Case) *leakCanary {
 		t.Helper()
-		ref, err := devnetRefer(ctx, n, id, from)
-		if err != nil {
-			t.Fatalf("%s: refer %s: %v", n.Authority, label, err)
-		}
-		c := &leakCanary{label: label, at: n.Authority, name: name, stored: readStoredCase(t, n, ref)}
+		c := referCanary(t, ctx, label, n, name, id, from)
 		canaries = append(canaries, c)
 		return c
 	}

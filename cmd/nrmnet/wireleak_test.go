@@ -194,11 +194,7 @@ func wireLeakScenario(t *testing.T, lc leakConfig) {
 	var canaries []*leakCanary
 	refer := func(label string, n *runningNode, name string, id v1.ChildIdentity, from *v1.Case) *leakCanary {
 		t.Helper()
-		ref, err := devnetRefer(ctx, n, id, from)
-		if err != nil {
-			t.Fatalf("%s: refer %s: %v", n.Authority, label, err)
-		}
-		c := &leakCanary{label: label, at: n.Authority, name: name, stored: readStoredCase(t, n, ref)}
+		c := referCanary(t, ctx, label, n, name, id, from)
 		canaries = append(canaries, c)
 		return c
 	}
@@ -411,6 +407,17 @@ type leakCanary struct {
 	at     authority.Code
 	name   string
 	stored *v1.Case
+}
+
+// referCanary refers a canary case at node n, as a social worker would, and
+// returns it as stored there.
+func referCanary(t *testing.T, ctx context.Context, label string, n *runningNode, name string, id v1.ChildIdentity, from *v1.Case) *leakCanary {
+	t.Helper()
+	ref, err := devnetRefer(ctx, n, id, from)
+	if err != nil {
+		t.Fatalf("%s: refer %s: %v", n.Authority, label, err)
+	}
+	return &leakCanary{label: label, at: n.Authority, name: name, stored: readStoredCase(t, n, ref)}
 }
 
 // leakNeedle is a byte string searched for on every stream. Fold searches
