@@ -211,7 +211,7 @@ func (r *run) pull(ctx context.Context, n, m *node) error {
 		if !wanted[a.ID] {
 			return fmt.Errorf("%w: alert %s was not asked for", ErrMalformed, a.ID)
 		}
-		r.record(n, a.ID, env, at, ViaRepair)
+		r.record(n, a.ID, env, at, ViaRepair, m.idx)
 	}
 }
 

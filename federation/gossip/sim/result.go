@@ -27,7 +27,14 @@ type Delivery struct {
 	// Floor is Hops x the link latency: no delivery can be faster.
 	Floor time.Duration
 	Hops  int
-	Via   string
+	// PathHops is the links the first copy actually crossed: its
+	// sender's own PathHops plus one (the publisher's is 0). PathHops x
+	// the link latency is the floor of the path the router chose; the
+	// time over it is time spent waiting (a heartbeat, an IHAVE/IWANT
+	// round trip, a repair), not on links.
+	PathHops  int
+	PathFloor time.Duration
+	Via       string
 }
 
 // Result is what one or more runs measured.
@@ -126,13 +133,44 @@ func (r *Result) Floor(q float64) time.Duration {
 // the national scenario) this is the figure to compare with the aim, not
 // Latency over Floor.
 func (r *Result) Stretch(q float64) float64 {
+	return r.stretch(q, func(d Delivery) time.Duration { return d.Floor })
+}
+
+// PathStretch returns the q-quantile of each delivery's latency over the
+// floor of the path its first copy took (PathHops x latency): 1 is a
+// delivery that crossed its links without waiting anywhere. Stretch is
+// against the shortest path of the graph, which is never longer.
+func (r *Result) PathStretch(q float64) float64 {
+	return r.stretch(q, func(d Delivery) time.Duration { return d.PathFloor })
+}
+
+// stretch is the q-quantile of latency over the floor f gives (0 where the
+// floor is not positive).
+func (r *Result) stretch(q float64, f func(Delivery) time.Duration) float64 {
 	return float64(quantile(r.Deliveries, q, func(d Delivery) time.Duration {
-		if d.Floor <= 0 {
+		floor := f(d)
+		if floor <= 0 {
 			return 0
 		}
 		// Scaled to keep the ratio's precision in an integer.
-		return d.Latency * 1000 / d.Floor
+		return d.Latency * 1000 / floor
 	})) / 1000
+}
+
+// LateShare returns the share of deliveries whose latency is more than
+// over times the floor of their own path (0 to 1): the deliveries that
+// waited somewhere. A p99 within over x the path floor needs it under 1%.
+func (r *Result) LateShare(over float64) float64 {
+	if len(r.Deliveries) == 0 {
+		return 0
+	}
+	late := 0
+	for _, d := range r.Deliveries {
+		if d.PathFloor > 0 && float64(d.Latency) > over*float64(d.PathFloor) {
+			late++
+		}
+	}
+	return float64(late) / float64(len(r.Deliveries))
 }
 
 // Counts returns how many deliveries came by repair, and how many were

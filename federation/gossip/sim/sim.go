@@ -73,6 +73,12 @@ type Config struct {
 	// (pubsub.WithDirectPeers): a router forwards every message to its
 	// direct peers, mesh or not.
 	DirectBridges bool
+	// BridgeFanout, with DirectBridges, also makes each bridge and every
+	// member of its own region each other's direct peers, so a bridge
+	// forwards an alert from another region to its whole region at once
+	// rather than to its mesh (a router of its own for national topics:
+	// on the regional topic this would add a copy per member).
+	BridgeFanout bool
 	// Protocol is the router: GossipSub (production settings) or FloodSub.
 	Protocol Protocol
 	// Latency is added to every write on every link (mocknet LinkOptions).
@@ -173,6 +179,9 @@ func (c *Config) Validate() error {
 	if c.DirectBridges && (c.Region != National || c.Links != nil || c.Protocol != GossipSub) {
 		bad("DirectBridges", "needs Region National, nil Links and GossipSub")
 	}
+	if c.BridgeFanout && !c.DirectBridges {
+		bad("BridgeFanout", "needs DirectBridges")
+	}
 	n, _ := c.members()
 	for _, l := range c.Links {
 		if l[0] < 0 || l[1] < 0 || l[0] >= len(n) || l[1] >= len(n) || l[0] == l[1] {
@@ -234,6 +243,10 @@ type node struct {
 
 	mu   sync.Mutex
 	held map[v1.ID][]byte // envelope of every alert this node holds
+	// pathHops is, per alert held, the links its first copy crossed from
+	// the publisher (0 at the publisher): the length of the path the
+	// router actually used.
+	pathHops map[v1.ID]int
 }
 
 func (n *node) holds(id v1.ID) bool {
@@ -296,7 +309,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		published: map[v1.ID]publication{},
 	}
 	if cfg.DirectBridges {
-		r.direct = directBridges(groups, cfg.Bridges)
+		r.direct = directBridges(groups, cfg.Bridges, cfg.BridgeFanout)
 	}
 	r.hops = make([][]int, len(auths))
 	for i := range auths {
@@ -323,7 +336,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: peer %s: %w", ErrSetup, a.Code, err)
 		}
-		n := &node{idx: i, code: v1.AuthorityCode(a.Code), region: a.Region, key: priv, host: h, held: map[v1.ID][]byte{}, trace: &counter{measuring: &r.lossy}}
+		n := &node{idx: i, code: v1.AuthorityCode(a.Code), region: a.Region, key: priv, host: h, held: map[v1.ID][]byte{}, pathHops: map[v1.ID]int{}, trace: &counter{measuring: &r.lossy}}
 		r.nodes = append(r.nodes, n)
 		r.keys[n.code] = pub
 		r.byID[h.ID()] = n
@@ -493,16 +506,30 @@ func (r *run) readLoop(ctx context.Context, n *node) {
 		if !ok {
 			continue
 		}
-		r.record(n, a.ID, m.Data, at, ViaGossip)
+		from := -1
+		if f, ok := r.byID[m.ReceivedFrom]; ok {
+			from = f.idx
+		}
+		r.record(n, a.ID, m.Data, at, ViaGossip, from)
 	}
 }
 
-// record notes that n holds an alert; the first arrival is a delivery.
-func (r *run) record(n *node, id v1.ID, env []byte, at time.Time, via string) {
+// record notes that n holds an alert, which came from node from (an
+// index); the first arrival is a delivery.
+func (r *run) record(n *node, id v1.ID, env []byte, at time.Time, via string, from int) {
+	path := 0
+	if from >= 0 {
+		// The sender recorded its own copy before it forwarded it.
+		f := r.nodes[from]
+		f.mu.Lock()
+		path = f.pathHops[id] + 1
+		f.mu.Unlock()
+	}
 	n.mu.Lock()
 	_, had := n.held[id]
 	if !had {
 		n.held[id] = env
+		n.pathHops[id] = path
 	}
 	n.mu.Unlock()
 	if had {
@@ -512,10 +539,12 @@ func (r *run) record(n *node, id v1.ID, env []byte, at time.Time, via string) {
 	defer r.mu.Unlock()
 	p := r.published[id]
 	r.received = append(r.received, Delivery{
-		Latency: at.Sub(p.at),
-		Floor:   time.Duration(r.hops[p.from][n.idx]) * r.cfg.Latency,
-		Hops:    r.hops[p.from][n.idx],
-		Via:     via,
+		Latency:   at.Sub(p.at),
+		Floor:     time.Duration(r.hops[p.from][n.idx]) * r.cfg.Latency,
+		Hops:      r.hops[p.from][n.idx],
+		PathHops:  path,
+		PathFloor: time.Duration(path) * r.cfg.Latency,
+		Via:       via,
 	})
 }
 
@@ -526,6 +555,7 @@ func (r *run) publish(ctx context.Context, n *node) error {
 	}
 	n.mu.Lock()
 	n.held[id] = env
+	n.pathHops[id] = 0
 	n.mu.Unlock()
 	r.mu.Lock()
 	r.published[id] = publication{from: n.idx, at: time.Now()}

@@ -53,6 +53,11 @@ func checkHonest(t *testing.T, cfg Config, res *Result) {
 		if d.Latency < d.Floor {
 			t.Fatalf("delivery %d took %s, under its floor %s: the clock or the floor is wrong", i, d.Latency, d.Floor)
 		}
+		// The path the first copy took is never shorter than the shortest
+		// one, and crossing it takes at least its links' latency.
+		if d.PathHops < d.Hops || d.PathFloor != time.Duration(d.PathHops)*cfg.Latency || d.Latency < d.PathFloor {
+			t.Fatalf("delivery %d: path %d hops (%s) against shortest %d, took %s", i, d.PathHops, d.PathFloor, d.Hops, d.Latency)
+		}
 		switch d.Via {
 		case ViaGossip:
 			gossiped++
@@ -120,6 +125,14 @@ func checkAtFloor(t *testing.T, res *Result) {
 		if d.Via != ViaGossip || d.Latency != d.Floor {
 			t.Fatalf("delivery %d (%d hops) via %s took %s, want exactly its floor %s", i, d.Hops, d.Via, d.Latency, d.Floor)
 		}
+		// At its floor, the first copy came the shortest way, and the
+		// path it took says so.
+		if d.PathHops != d.Hops || d.PathFloor != d.Floor {
+			t.Fatalf("delivery %d at its floor of %d hops: path %d hops (%s)", i, d.Hops, d.PathHops, d.PathFloor)
+		}
+	}
+	if res.PathStretch(1) != 1 || res.LateShare(1) != 0 {
+		t.Fatalf("path stretch max %.2f, late share %.3f; want 1 and 0", res.PathStretch(1), res.LateShare(1))
 	}
 }
 
@@ -236,6 +249,34 @@ func TestNationalDirectBridges(t *testing.T) {
 	})
 }
 
+// With 9 members a region no longer fits in its bridge's mesh (D 4 to 6),
+// so with the bridges peered only with each other some members get an
+// alert from another region a hop late; with each bridge also peered with
+// its own region's members, as the nodes' national router is, every
+// delivery is exactly at its floor.
+func TestNationalBridgeFanout(t *testing.T) {
+	run := func(t *testing.T, fanout bool) *Result {
+		cfg := smallConfig(t, GossipSub, 0)
+		cfg.Region, cfg.Nodes, cfg.Bridges, cfg.DirectBridges, cfg.BridgeFanout = National, 9, 1, true, fanout
+		cfg.Messages = 10
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Nodes = 9 * len(authority.Regions())
+		checkHonest(t, cfg, res)
+		return res
+	}
+	virtual(t, func(t *testing.T) {
+		checkAtFloor(t, run(t, true))
+	})
+	virtual(t, func(t *testing.T) {
+		if res := run(t, false); res.Stretch(1) <= 1 {
+			t.Fatalf("without fan-out every delivery was at its floor (max stretch %.2f): the test no longer shows what fan-out changes", res.Stretch(1))
+		}
+	})
+}
+
 func TestBridged(t *testing.T) {
 	groups := [][]int{{0, 1, 2}, {3, 4, 5}, {6, 7}}
 	l := Bridged(groups, 1)
@@ -249,9 +290,15 @@ func TestBridged(t *testing.T) {
 	if got := hops(8, Bridged(groups, 2), 1); !slices.Equal(got, []int{1, 0, 1, 1, 1, 2, 1, 1}) {
 		t.Fatalf("hops from bridge 1 with 2 bridges: %v", got)
 	}
-	d := directBridges(groups, 1)
+	d := directBridges(groups, 1, false)
 	if len(d) != 3 || !slices.Equal(d[0], []int{3, 6}) || !slices.Equal(d[6], []int{0, 3}) {
 		t.Fatalf("direct bridges %v", d)
+	}
+	// With fan-out a bridge also holds its own region's members, and
+	// each member its bridge.
+	d = directBridges(groups, 1, true)
+	if !slices.Equal(d[0], []int{3, 6, 1, 2}) || !slices.Equal(d[1], []int{0}) || !slices.Equal(d[7], []int{6}) || len(d) != 8 {
+		t.Fatalf("direct bridges with fan-out %v", d)
 	}
 }
 

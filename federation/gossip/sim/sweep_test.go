@@ -43,15 +43,25 @@ func withParams(p *pubsub.GossipSubParams, f func(*pubsub.GossipSubParams)) *pub
 }
 
 // sweepSettings are the rows of TestSweep. "production" is
-// gossip.RouterOptions as committed, whatever its parameters are.
+// gossip.RouterOptions as committed, whatever its parameters are, and
+// nationally the national router's direct peers as the nodes set them
+// (bridges with each other and with their region's members: DirectBridges
+// and BridgeFanout, on by default in the national scenarios).
 func sweepSettings() []setting {
 	def := pubsub.DefaultGossipSubParams()
-	d4 := meshDegree(4, 3, 6, 2, 1)
 	d3 := meshDegree(3, 2, 4, 1, 0)
+	hb := func(p *pubsub.GossipSubParams, every time.Duration) *pubsub.GossipSubParams {
+		return withParams(p, func(p *pubsub.GossipSubParams) {
+			p.HeartbeatInterval = every
+			// The same 5 s of history and 3 s of gossip as at 1 s.
+			p.HistoryLength, p.HistoryGossip = int(5*time.Second/every), int(3*time.Second/every)
+		})
+	}
 	return []setting{
-		{"floodsub", true, true, func(c *Config) { c.Protocol = FloodSub }},
+		{"floodsub", true, true, func(c *Config) { c.Protocol, c.DirectBridges, c.BridgeFanout = FloodSub, false, false }},
 		{"production", true, true, func(c *Config) {}},
-		{"D6 library-defaults", true, false, func(c *Config) { c.GossipSubParams = &def }},
+		// The library's defaults, production's mesh before this sweep.
+		{"D6 library-defaults", true, true, func(c *Config) { c.GossipSubParams = &def }},
 		{"D6 IDONTWANT-every-message", true, false, func(c *Config) {
 			c.GossipSubParams = withParams(&def, func(p *pubsub.GossipSubParams) { p.IDontWantMessageThreshold = 1 })
 		}},
@@ -59,24 +69,22 @@ func sweepSettings() []setting {
 			c.GossipSubParams = &def
 			c.RouterOptions = []pubsub.Option{pubsub.WithFloodPublish(false)}
 		}},
-		{"D4 lo3 hi6", true, true, func(c *Config) { c.GossipSubParams = d4 }},
+		{"D5 lo4 hi8", true, false, func(c *Config) { c.GossipSubParams = meshDegree(5, 4, 8, 3, 1) }},
+		{"D5 lo4 hi6", true, false, func(c *Config) { c.GossipSubParams = meshDegree(5, 4, 6, 3, 1) }},
+		{"D4 lo4 hi6", true, false, func(c *Config) { c.GossipSubParams = meshDegree(4, 4, 6, 2, 1) }},
 		{"D4 lo3 hi4", true, false, func(c *Config) { c.GossipSubParams = meshDegree(4, 3, 4, 2, 1) }},
+		{"D3 lo3 hi5", true, false, func(c *Config) { c.GossipSubParams = meshDegree(3, 3, 5, 1, 0) }},
+		{"D3 lo3 hi4", true, false, func(c *Config) { c.GossipSubParams = meshDegree(3, 3, 4, 1, 0) }},
 		{"D3 lo2 hi4", true, true, func(c *Config) { c.GossipSubParams = d3 }},
-		{"D3 lo2 hi3", true, false, func(c *Config) { c.GossipSubParams = meshDegree(3, 2, 3, 1, 0) }},
-		{"D3 heartbeat-250ms", true, false, func(c *Config) {
-			c.GossipSubParams = withParams(d3, func(p *pubsub.GossipSubParams) {
-				p.HeartbeatInterval = 250 * time.Millisecond
-				p.HistoryLength, p.HistoryGossip = 20, 12 // the same 5 s and 3 s of history
-			})
-		}},
+		{"D3 heartbeat-250ms", true, false, func(c *Config) { c.GossipSubParams = hb(d3, 250*time.Millisecond) }},
+		{"D3 heartbeat-100ms", true, false, func(c *Config) { c.GossipSubParams = hb(d3, 100*time.Millisecond) }},
 		{"D3 Dlazy12-factor0.5", true, false, func(c *Config) {
 			c.GossipSubParams = withParams(d3, func(p *pubsub.GossipSubParams) { p.Dlazy, p.GossipFactor = 12, 0.5 })
 		}},
-		{"D2 lo1 hi3", true, false, func(c *Config) { c.GossipSubParams = meshDegree(2, 1, 3, 1, 0) }},
+		{"D2 lo1 hi3", true, true, func(c *Config) { c.GossipSubParams = meshDegree(2, 1, 3, 1, 0) }},
 		// National only: a region has no bridges.
-		{"production direct-bridges", false, true, func(c *Config) { c.DirectBridges = c.Region == National }},
-		{"D4 lo3 hi6 direct-bridges", false, true, func(c *Config) { c.GossipSubParams, c.DirectBridges = d4, c.Region == National }},
-		{"D3 lo2 hi4 direct-bridges", false, true, func(c *Config) { c.GossipSubParams, c.DirectBridges = d3, c.Region == National }},
+		{"production bridges-only", false, true, func(c *Config) { c.BridgeFanout = false }},
+		{"production no-direct", false, true, func(c *Config) { c.DirectBridges, c.BridgeFanout = false, false }},
 	}
 }
 
@@ -89,11 +97,11 @@ func sweepSettings() []setting {
 // no delivery beats its floor and that every row delivers 100% after
 // repair, and prints a Markdown table. It runs only with NRMNET_SIM_SWEEP
 // set: to "1" for every setting, or to a comma-separated list of setting
-// names. NRMNET_SIM_MESSAGES changes the alerts per run (20: per region, or
+// names. NRMNET_SIM_MESSAGES changes the alerts per run (60: per region, or
 // in all for a national run), NRMNET_SIM_SCENARIOS the scenarios
-// ("regions,national-1,national-2"). A row costs its CPU work only: 5 to 60
+// ("regions,national-1,national-2"). A row costs its CPU work only: 3 to 60
 // s of wall time on the shared 2-core machine, depending on its load; the
-// whole sweep 10 to 40 minutes:
+// whole sweep 6 minutes on a quiet machine, up to an hour under load:
 //
 //	NRMNET_SIM_SWEEP=1 go test -run TestSweep -v -timeout 90m ./federation/gossip/sim/
 func TestSweep(t *testing.T) {
@@ -101,7 +109,7 @@ func TestSweep(t *testing.T) {
 	if which == "" {
 		t.Skip("set NRMNET_SIM_SWEEP=1 (or a list of setting names) to run the sweep")
 	}
-	messages := 20
+	messages := 60
 	if s := os.Getenv("NRMNET_SIM_MESSAGES"); s != "" {
 		var err error
 		if messages, err = strconv.Atoi(s); err != nil || messages < 1 {
@@ -134,13 +142,13 @@ func TestSweep(t *testing.T) {
 	t.Logf("virtual time, %d alerts per region (national: %d in all)\n%s\n%s", messages, messages, tableHeader, strings.Join(rows, "\n"))
 }
 
-const tableHeader = "| setting | scenario | loss | p50 / floor | p99 / floor | max / floor | p99-ms | dups/delivery | bytes/node | gossip-% | delivered-% | repaired | rounds |\n" +
-	"|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+const tableHeader = "| setting | scenario | loss | p50 / floor | p99 / floor | max / floor | p99 / path | late-% | p99-ms | dups/delivery | bytes/node | gossip-% | delivered-% | repaired | rounds |\n" +
+	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
 func tableRow(name string, r *Result) string {
 	repaired, _ := r.Counts()
-	return fmt.Sprintf("| %s | %.2f | %.2f | %.2f | %.0f | %.2f | %.0f | %.2f | %.2f | %d | %d |",
-		name, r.Stretch(0.5), r.Stretch(0.99), r.Stretch(1), r.Latency(0.99).Seconds()*1000,
+	return fmt.Sprintf("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2f | %.0f | %.2f | %.2f | %d | %d |",
+		name, r.Stretch(0.5), r.Stretch(0.99), r.Stretch(1), r.PathStretch(0.99), r.LateShare(1.3)*100, r.Latency(0.99).Seconds()*1000,
 		r.DuplicatesPerDelivery(), r.BytesPerNode(), r.GossipRatio()*100, r.DeliveredRatio()*100, repaired, r.RepairRounds)
 }
 
@@ -167,6 +175,7 @@ func sweepRow(t *testing.T, scenario string, loss float64, messages int, set fun
 		}
 		c := base
 		c.Region, c.Bridges = National, b
+		c.DirectBridges, c.BridgeFanout = true, true // as the nodes peer
 		// An ordinary member pulls only from its own region, so an alert a
 		// whole region missed must first reach its bridge, which picks
 		// another region's bridge for a third of its pulls: give the

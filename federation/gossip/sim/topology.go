@@ -116,16 +116,32 @@ func Bridged(groups [][]int, bridges int) [][2]int {
 }
 
 // directBridges maps each bridge of Bridged(groups, bridges) to the bridges
-// of the other groups.
-func directBridges(groups [][]int, bridges int) map[int][]int {
+// of the other groups and, with fanout, also each bridge to the other
+// members of its own group and each member to its group's bridges.
+func directBridges(groups [][]int, bridges int, fanout bool) map[int][]int {
 	d := map[int][]int{}
 	for x, gx := range groups {
+		bx := gx[:min(bridges, len(gx))]
 		for y, gy := range groups {
 			if x == y {
 				continue
 			}
-			for _, a := range gx[:min(bridges, len(gx))] {
+			for _, a := range bx {
 				d[a] = append(d[a], gy[:min(bridges, len(gy))]...)
+			}
+		}
+		if !fanout {
+			continue
+		}
+		for k, m := range gx {
+			for _, b := range bx {
+				if m == b {
+					continue
+				}
+				d[m] = append(d[m], b)
+				if k >= len(bx) { // an ordinary member: its bridges hold it too
+					d[b] = append(d[b], m)
+				}
 			}
 		}
 	}
