@@ -212,6 +212,9 @@ const (
 	protoMeshsub12 protocol.ID = "/meshsub/1.2.0"
 	protoMeshsub13 protocol.ID = "/meshsub/1.3.0"
 	protoFloodsub  protocol.ID = "/floodsub/1.0.0"
+	// The national router's protocol (gossip.NationalRouterProtocol; the
+	// gossip package imports this one, so the name is repeated here).
+	protoNational protocol.ID = "/meshsub/nrmnet-national/1.2.0"
 )
 
 // DefaultLimits returns limits for a region of up to roster.MaxMembers peers.
@@ -227,6 +230,7 @@ func DefaultLimits() Limits {
 		ProtocolStreamsPerPeer: map[protocol.ID]int{
 			// GossipSub holds one long-lived stream each way per peer.
 			protoMeshsub10: 4, protoMeshsub11: 4, protoMeshsub12: 4, protoMeshsub13: 4, protoFloodsub: 4,
+			protoNational: 4,
 		},
 	}
 }

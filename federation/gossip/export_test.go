@@ -37,3 +37,15 @@ func (s *Service) CheckAlert(data []byte, author peer.ID, topic string) string {
 // Pull runs one digest exchange with p now and returns how many alerts it
 // fetched.
 func (s *Service) Pull(p peer.ID) (int, error) { return s.pull(p) }
+
+// NationalDirectPeers lists the national router's direct peers as the
+// service last set them.
+func (s *Service) NationalDirectPeers() []peer.ID {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	var out []peer.ID
+	for p := range s.direct {
+		out = append(out, p)
+	}
+	return out
+}

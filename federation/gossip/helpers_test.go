@@ -15,6 +15,7 @@ import (
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"nrmnet/federation"
@@ -482,23 +483,37 @@ func newAlert(issuer v1.AuthorityCode, mutate func(a *v1.CrossBorderAlert)) *v1.
 }
 
 // rogue is a roster member's host running stock GossipSub without any of
-// our validators: a compromised or buggy member.
+// our validators: a compromised or buggy member. Like a node it runs two
+// routers, one for the region's topics and one on the national protocol.
 type rogue struct {
-	ps     *pubsub.PubSub
-	topics map[string]*pubsub.Topic
+	ps, nps *pubsub.PubSub
+	topics  map[string]*pubsub.Topic
 }
 
 func startRogue(t testing.TB, m *member) *rogue {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	ps, err := pubsub.NewGossipSub(ctx, m.host.Libp2p(), pubsub.WithMessageSignaturePolicy(pubsub.StrictSign), pubsub.WithFloodPublish(true))
+	opts := []pubsub.Option{pubsub.WithMessageSignaturePolicy(pubsub.StrictSign), pubsub.WithFloodPublish(true)}
+	ps, err := pubsub.NewGossipSub(ctx, m.host.Libp2p(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rogue{ps: ps, topics: map[string]*pubsub.Topic{}}
+	national := func(f pubsub.GossipSubFeature, p protocol.ID) bool {
+		return f == pubsub.GossipSubFeatureMesh && p == gossip.NationalRouterProtocol
+	}
+	nps, err := pubsub.NewGossipSub(ctx, m.host.Libp2p(),
+		append(opts, pubsub.WithGossipSubProtocols([]protocol.ID{gossip.NationalRouterProtocol}, national))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rogue{ps: ps, nps: nps, topics: map[string]*pubsub.Topic{}}
 	for _, name := range []string{gossip.RegionTopic(testRegion), gossip.NationalTopic, gossip.StatusTopic(testRegion)} {
-		tp, err := ps.Join(name)
+		router := ps
+		if name == gossip.NationalTopic {
+			router = nps
+		}
+		tp, err := router.Join(name)
 		if err != nil {
 			t.Fatal(err)
 		}

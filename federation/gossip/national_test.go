@@ -95,6 +95,51 @@ func signAll(t *testing.T, serial uint64, rs ...*region) {
 	}
 }
 
+// TestNationalRouterDirectPeers: on the national router a bridge holds the
+// other regions' bridges and every other member of its own region as direct
+// peers, and an ordinary member its region's bridges, so a national alert
+// enters a region in one hop from its bridge; the set follows the rosters
+// (a member made a bridge is added to the others' sets without a restart).
+func TestNationalRouterDirectPeers(t *testing.T) {
+	london, south := twoRegions(t)
+	for _, r := range []*region{london, south} {
+		for _, m := range r.members {
+			m.startService()
+		}
+	}
+	want := func(ms ...*member) []peer.ID {
+		var out []peer.ID
+		for _, m := range ms {
+			out = append(out, m.peerID())
+		}
+		slices.Sort(out)
+		return out
+	}
+	check := func(what string, m *member, w []peer.ID) {
+		t.Helper()
+		var got []peer.ID
+		eventually(t, what, func() bool {
+			got = m.svc.NationalDirectPeers()
+			slices.Sort(got)
+			return slices.Equal(got, w)
+		})
+	}
+	lb, l1, l2 := london.members[0], london.members[1], london.members[2]
+	sb, s1 := south.members[0], south.members[1]
+	check("London's bridge holds the South East bridge and its own members", lb, want(sb, l1, l2))
+	check("a London member holds its bridge only", l1, want(lb))
+	check("a South East member holds its bridge only", s1, want(sb))
+
+	// London names a second bridge.
+	l2.roles = []roster.Role{roster.RoleAuthority, roster.RoleBridge}
+	signAll(t, 3, london, south)
+	check("the new bridge holds the other bridges and its region", l2, want(sb, lb, l1))
+	check("the first bridge now holds both", lb, want(sb, l1, l2))
+	check("a London member holds both bridges", l1, want(lb, l2))
+	check("the South East bridge holds both London bridges and its region", sb, want(lb, l2, s1, south.members[2]))
+	check("a South East member still holds its own bridge only", s1, want(sb))
+}
+
 // TestNationalAlertCrossesRegions: a county-lines alert raised in London
 // for the whole country reaches every member of the South East through the
 // two regions' bridges, and is acknowledged to its issuer by every one of

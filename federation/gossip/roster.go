@@ -150,6 +150,7 @@ func (s *Service) rosterLoop() {
 	ticks := 0
 	held := map[string]uint64{}
 	for {
+		s.syncDirect()
 		home := s.host.SignedRoster()
 		if len(home) > 0 {
 			publish(RosterTopic(s.region), home)
@@ -186,27 +187,60 @@ func (s *Service) isBridge() bool {
 	return ok && m.HasRole(roster.RoleBridge)
 }
 
-// otherBridges returns, when this node is a bridge, the bridges of the other
-// regions whose rosters it holds, as pubsub direct peers. They are fixed when
-// the router starts; a bridge named later is reached through the mesh and
-// the digest exchange until the node restarts.
-func (s *Service) otherBridges() []peer.AddrInfo {
-	if !s.isBridge() {
-		return nil
+// nationalDirect returns the national router's direct peers, from the
+// rosters held now: for a bridge, the bridges of every other region and
+// every other member of its own region; for any other member, its region's
+// bridges. rosterLoop keeps the router's set in step with roster changes.
+func (s *Service) nationalDirect() []peer.AddrInfo {
+	info := func(m roster.Member) (peer.AddrInfo, bool) {
+		id, err := m.ID()
+		if err != nil || id == s.self {
+			return peer.AddrInfo{}, false
+		}
+		addrs, _ := m.Multiaddrs()
+		return peer.AddrInfo{ID: id, Addrs: addrs}, true
 	}
 	var out []peer.AddrInfo
-	for _, r := range s.host.Rosters()[1:] {
+	bridge := s.isBridge()
+	for i, r := range s.host.Rosters() {
 		for _, m := range r.Members {
-			if !m.HasRole(roster.RoleBridge) {
-				continue
+			home, isBridge := i == 0, m.HasRole(roster.RoleBridge)
+			if (bridge && (home || isBridge)) || (!bridge && home && isBridge) {
+				if ai, ok := info(m); ok {
+					out = append(out, ai)
+				}
 			}
-			id, err := m.ID()
-			if err != nil || id == s.self {
-				continue
-			}
-			addrs, _ := m.Multiaddrs()
-			out = append(out, peer.AddrInfo{ID: id, Addrs: addrs})
 		}
 	}
 	return out
+}
+
+// syncDirect brings the national router's direct peers in step with the
+// rosters held (a bridge named or dropped, a member added or revoked, this
+// node made or unmade a bridge).
+func (s *Service) syncDirect() {
+	want := map[peer.ID]peer.AddrInfo{}
+	for _, ai := range s.nationalDirect() {
+		want[ai.ID] = ai
+	}
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	for id, ai := range want {
+		if s.direct[id] {
+			continue
+		}
+		if err := s.nps.AddDirectPeer(ai); err != nil {
+			return // closing
+		}
+		s.direct[id] = true
+	}
+	for id := range s.direct {
+		if _, ok := want[id]; ok {
+			continue
+		}
+		if err := s.nps.RemoveDirectPeer(id); err != nil {
+			return
+		}
+		delete(s.direct, id)
+	}
 }

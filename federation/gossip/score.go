@@ -45,19 +45,34 @@ func topicScoreParams() *pubsub.TopicScoreParams {
 }
 
 // RouterOptions are the GossipSub options every node runs with: strict
-// signing, flood publishing, no peer exchange, the message size limit and
-// the peer scoring above over the given topics, member saying whether a peer
-// is on the roster in force. The service adds only logging and score
-// inspection; the simulation in gossip/sim runs exactly these, so what it
-// measures is what the nodes run.
+// signing, flood publishing, the mesh parameters of MeshParams, no peer
+// exchange, the message size limit and the peer scoring above over the given
+// topics, member saying whether a peer is on the roster in force. The
+// service adds logging, score inspection and, on the national router, its
+// protocol and direct peers; the simulation in gossip/sim runs exactly
+// these, so what it measures is what the nodes run.
 func RouterOptions(topics []string, member func(peer.ID) bool) []pubsub.Option {
 	return []pubsub.Option{
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 		pubsub.WithFloodPublish(true),
+		pubsub.WithGossipSubParams(MeshParams()),
 		pubsub.WithPeerExchange(false),
 		pubsub.WithMaxMessageSize(MaxRouterMessage),
 		pubsub.WithPeerScore(scoreParams(topics, member), scoreThresholds()),
 	}
+}
+
+// MeshParams are GossipSub's defaults with a smaller mesh: D 4, D_lo 3,
+// D_hi 6, D_score 2, D_out 1 (the defaults are 6, 5, 12, 4, 2). With flood
+// publish on a region's full mesh every member hears the publisher directly,
+// so mesh relays are duplicates unless the direct copy was lost; D 4 is the
+// smallest mesh that still carries a lost copy on without waiting for a
+// heartbeat at 30% message loss in the simulation (DESIGN.md, "Mesh size";
+// figures in docs/benchmarks.md).
+func MeshParams() pubsub.GossipSubParams {
+	p := pubsub.DefaultGossipSubParams()
+	p.D, p.Dlo, p.Dhi, p.Dscore, p.Dout = 4, 3, 6, 2, 1
+	return p
 }
 
 // MaxRouterMessage is the largest pubsub message a node accepts: an alert

@@ -25,6 +25,12 @@ import (
 const (
 	AckProtocol    = protocol.ID("/nrmnet/alert-ack/1")
 	DigestProtocol = protocol.ID("/nrmnet/alert-digest/1")
+	// NationalRouterProtocol is the GossipSub (v1.2) protocol of the
+	// national router: a second router on the same host, for the national
+	// topics only, so that bridges can send every national message straight
+	// to every member of their region without doing the same for the
+	// region's own topics (DESIGN.md, "Two routers").
+	NationalRouterProtocol = protocol.ID("/meshsub/nrmnet-national/1.2.0")
 )
 
 // NationalTopic is the topic of alerts for cross-region cases.
@@ -62,7 +68,8 @@ type Service struct {
 	now     func() time.Time
 	metrics *metrics
 
-	ps     *pubsub.PubSub
+	ps     *pubsub.PubSub           // the region's topics
+	nps    *pubsub.PubSub           // the national topics
 	topics map[string]*pubsub.Topic // by topic name
 	labels map[string]string        // topic name -> metric label
 	subs   []*pubsub.Subscription
@@ -76,7 +83,12 @@ type Service struct {
 	conflict chan CheckpointConflict
 	acked    chan AckReceived
 	notifee  *network.NotifyBundle
-	scores   atomic.Pointer[map[peer.ID]float64]
+	scores   atomic.Pointer[map[peer.ID]float64] // the regional router's
+	nscores  atomic.Pointer[map[peer.ID]float64] // the national router's
+	// direct is the national router's direct peers, written by
+	// rosterLoop once the service runs.
+	dmu    sync.Mutex
+	direct map[peer.ID]bool
 
 	// tap, set only by tests, sees every message this service sends or
 	// receives on the wire, before validation.
@@ -154,36 +166,51 @@ func newService(ctx context.Context, cfg Config, tap func(what string, b []byte)
 
 func (s *Service) start() error {
 	member := func(p peer.ID) bool { _, ok := s.host.LookupPeer(p); return ok }
-	topics := []string{RegionTopic(s.region), NationalTopic, StatusTopic(s.region), RosterTopic(s.region), NationalRosterTopic}
-	opts := append(RouterOptions(topics, member),
-		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(func(m map[peer.ID]float64) { s.scores.Store(&m) }), time.Second),
-		pubsub.WithLogger(s.log),
-	)
-	if direct := s.otherBridges(); len(direct) > 0 {
-		// A bridge sends every message to the other regions' bridges, not
-		// only to those that happen to be in its mesh: the national topic
-		// crosses regions through these links alone.
-		opts = append(opts, pubsub.WithDirectPeers(direct))
+	inspect := func(into *atomic.Pointer[map[peer.ID]float64]) pubsub.Option {
+		return pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(func(m map[peer.ID]float64) { into.Store(&m) }), time.Second)
 	}
-	ps, err := pubsub.NewGossipSub(s.ctx, s.host.Libp2p(), opts...)
+	regional := []string{RegionTopic(s.region), StatusTopic(s.region), RosterTopic(s.region)}
+	ps, err := pubsub.NewGossipSub(s.ctx, s.host.Libp2p(),
+		append(RouterOptions(regional, member), inspect(&s.scores), pubsub.WithLogger(s.log))...)
 	if err != nil {
 		return fmt.Errorf("start gossipsub: %w", err)
 	}
 	s.ps = ps
+	// The national router: a bridge sends every national message to the
+	// other regions' bridges and to every member of its own region, and
+	// every member to its region's bridges, mesh or not (direct peers), so
+	// a national alert crosses regions and enters each one in one hop.
+	direct := s.nationalDirect()
+	s.direct = map[peer.ID]bool{}
+	for _, d := range direct {
+		s.direct[d.ID] = true
+	}
+	national := []string{NationalTopic, NationalRosterTopic}
+	nopts := append(RouterOptions(national, member), inspect(&s.nscores), pubsub.WithLogger(s.log.With("router", "national")),
+		pubsub.WithGossipSubProtocols([]protocol.ID{NationalRouterProtocol}, nationalFeatures))
+	if len(direct) > 0 {
+		nopts = append(nopts, pubsub.WithDirectPeers(direct))
+	}
+	nps, err := pubsub.NewGossipSub(s.ctx, s.host.Libp2p(), nopts...)
+	if err != nil {
+		return fmt.Errorf("start the national gossipsub: %w", err)
+	}
+	s.nps = nps
 	for _, t := range []struct {
 		name, label string
+		router      *pubsub.PubSub
 		val         pubsub.ValidatorEx
 	}{
-		{RegionTopic(s.region), labelRegion, s.validateAlertOn(RegionTopic(s.region), labelRegion)},
-		{NationalTopic, labelNational, s.validateAlertOn(NationalTopic, labelNational)},
-		{StatusTopic(s.region), labelStatus, s.validateHeartbeat},
-		{RosterTopic(s.region), labelRoster, s.validateRosterOn(RosterTopic(s.region))},
-		{NationalRosterTopic, labelRoster, s.validateRosterOn(NationalRosterTopic)},
+		{RegionTopic(s.region), labelRegion, ps, s.validateAlertOn(RegionTopic(s.region), labelRegion)},
+		{NationalTopic, labelNational, nps, s.validateAlertOn(NationalTopic, labelNational)},
+		{StatusTopic(s.region), labelStatus, ps, s.validateHeartbeat},
+		{RosterTopic(s.region), labelRoster, ps, s.validateRosterOn(RosterTopic(s.region))},
+		{NationalRosterTopic, labelRoster, nps, s.validateRosterOn(NationalRosterTopic)},
 	} {
-		if err := ps.RegisterTopicValidator(t.name, t.val, pubsub.WithValidatorTimeout(s.cfg.StreamTimeout)); err != nil {
+		if err := t.router.RegisterTopicValidator(t.name, t.val, pubsub.WithValidatorTimeout(s.cfg.StreamTimeout)); err != nil {
 			return fmt.Errorf("register validator for %s: %w", t.name, err)
 		}
-		topic, err := ps.Join(t.name)
+		topic, err := t.router.Join(t.name)
 		if err != nil {
 			return fmt.Errorf("join %s: %w", t.name, err)
 		}
@@ -263,15 +290,34 @@ func (s *Service) tracked(h network.StreamHandler) network.StreamHandler {
 	}
 }
 
-// PeerScore returns a peer's GossipSub score as of the last second, and
-// whether the router scores it (it is connected).
+// PeerScore returns a peer's GossipSub score as of the last second (the
+// lower of the two routers' scores where both score it), and whether a
+// router scores it (it is connected).
 func (s *Service) PeerScore(p peer.ID) (float64, bool) {
-	m := s.scores.Load()
-	if m == nil {
-		return 0, false
+	var (
+		score float64
+		found bool
+	)
+	for _, m := range []*map[peer.ID]float64{s.scores.Load(), s.nscores.Load()} {
+		if m == nil {
+			continue
+		}
+		if v, ok := (*m)[p]; ok && (!found || v < score) {
+			score, found = v, true
+		}
 	}
-	v, ok := (*m)[p]
-	return v, ok
+	return score, found
+}
+
+// nationalFeatures is the national router's feature test: GossipSub v1.2
+// (mesh and IDONTWANT) on its one protocol; no peer exchange.
+func nationalFeatures(f pubsub.GossipSubFeature, p protocol.ID) bool {
+	switch f {
+	case pubsub.GossipSubFeatureMesh, pubsub.GossipSubFeatureIdontwant:
+		return p == NationalRouterProtocol
+	default:
+		return false
+	}
 }
 
 // Region returns the region this service federates in.
