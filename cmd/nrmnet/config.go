@@ -306,6 +306,9 @@ func setFromString(v reflect.Value, s string) error {
 	case reflect.String:
 		v.SetString(s)
 	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Struct {
+			return setFromYAML(v, s)
+		}
 		if v.Type().Elem().Kind() != reflect.String {
 			return fmt.Errorf("cannot be set from the environment")
 		}
@@ -337,6 +340,23 @@ func setFromString(v reflect.Value, s string) error {
 	default:
 		return fmt.Errorf("cannot be set from the environment")
 	}
+	return nil
+}
+
+// setFromYAML sets a list of tables (federation.other_regions) from a YAML
+// flow sequence, read as strictly as the file: an unknown key is an error.
+func setFromYAML(v reflect.Value, s string) error {
+	dec := yaml.NewDecoder(strings.NewReader(s))
+	dec.KnownFields(true)
+	p := reflect.New(v.Type())
+	if err := dec.Decode(p.Interface()); err != nil {
+		if errors.Is(err, io.EOF) {
+			v.Set(reflect.Zero(v.Type())) // empty: no entries
+			return nil
+		}
+		return fmt.Errorf("not a YAML list of tables such as [{region: South East, roster_file: ..., anchors: [...], threshold: 2}]: %v", err)
+	}
+	v.Set(p.Elem())
 	return nil
 }
 

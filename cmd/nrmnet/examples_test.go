@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +81,51 @@ func TestOtherRegionSettings(t *testing.T) {
 		if !strings.Contains(joined, w) {
 			t.Errorf("errors do not say %q:\n%s", w, joined)
 		}
+	}
+}
+
+// TestOtherRegionsFromEnvironment: NRMNET_FEDERATION_OTHER_REGIONS takes the
+// list as YAML, read as strictly as the file; a mistake names the variable
+// and leaves the file's value alone.
+func TestOtherRegionsFromEnvironment(t *testing.T) {
+	apply := func(c *nodeConfig, v string) error {
+		return applyEnv(c, func(k string) (string, bool) {
+			if k == "NRMNET_FEDERATION_OTHER_REGIONS" {
+				return v, true
+			}
+			return "", false
+		})
+	}
+	fromFile := []otherRegionConfig{{Region: "East of England", RosterFile: "east.roster", Anchors: []string{"ed25519:x"}, Threshold: 1}}
+	c := nodeConfig{Federation: federationConfig{OtherRegions: slices.Clone(fromFile)}}
+	err := apply(&c, `[{region: South East, roster_file: south-east.roster, anchors: ["ed25519:a", "ed25519:b"], threshold: 2}, {region: Wales, roster_file: wales.roster, anchors: ["ed25519:c"], threshold: 1}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []otherRegionConfig{
+		{Region: "South East", RosterFile: "south-east.roster", Anchors: []string{"ed25519:a", "ed25519:b"}, Threshold: 2},
+		{Region: "Wales", RosterFile: "wales.roster", Anchors: []string{"ed25519:c"}, Threshold: 1},
+	}
+	if !reflect.DeepEqual(c.Federation.OtherRegions, want) {
+		t.Fatalf("other_regions from the environment: %+v", c.Federation.OtherRegions)
+	}
+	for _, bad := range []string{
+		`[{region: Wales, rosterfile: wales.roster}]`, // unknown key
+		`{region: Wales}`,                             // not a list
+		`[{region: Wales, threshold: two}]`,           // not a number
+	} {
+		c := nodeConfig{Federation: federationConfig{OtherRegions: slices.Clone(fromFile)}}
+		err := apply(&c, bad)
+		if err == nil || !strings.Contains(err.Error(), "NRMNET_FEDERATION_OTHER_REGIONS") || !strings.Contains(err.Error(), "YAML list of tables") {
+			t.Errorf("%s: %v; want an error naming the variable", bad, err)
+		}
+		if !reflect.DeepEqual(c.Federation.OtherRegions, fromFile) {
+			t.Errorf("%s: the file's value was changed to %+v", bad, c.Federation.OtherRegions)
+		}
+	}
+	c = nodeConfig{Federation: federationConfig{OtherRegions: slices.Clone(fromFile)}}
+	if err := apply(&c, ""); err != nil || len(c.Federation.OtherRegions) != 0 {
+		t.Fatalf("an empty variable should clear the list: %+v, %v", c.Federation.OtherRegions, err)
 	}
 }
 
