@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -306,6 +307,19 @@ var _ net.Conn = (*streamConn)(nil)
 
 func (c *streamConn) LocalAddr() net.Addr  { return peerAddr(c.Conn().LocalPeer()) }
 func (c *streamConn) RemoteAddr() net.Addr { return peerAddr(c.Conn().RemotePeer()) }
+
+// Read reports a stream the other side reset (it shut down, its connection
+// went, or it severed us) as the end of the stream: raft's transport takes
+// io.EOF as a peer going away and logs anything else as "failed to decode
+// incoming command" at Error, which every member's shutdown would raise. A
+// reset in the middle of a message still fails that message's decoding.
+func (c *streamConn) Read(b []byte) (int, error) {
+	n, err := c.Stream.Read(b)
+	if err != nil && errors.Is(err, network.ErrReset) {
+		err = io.EOF
+	}
+	return n, err
+}
 
 func (c *streamConn) Close() error {
 	c.once.Do(func() { c.layer.untrack(c) })

@@ -365,3 +365,36 @@ func waitLeader(t testing.TB, rafts []*raft.Raft) *raft.Raft {
 	t.Fatal("no leader elected within 30s")
 	return nil
 }
+
+// A member that shuts down (its host closes with a raft stream open) ends
+// the other side's stream as an end of stream (io.EOF), which raft's
+// transport takes as a peer going away; any other error it logs as
+// "failed to decode incoming command" at Error, once per open stream, on
+// every member's shutdown.
+func TestPeerShutdownEndsStreamCleanly(t *testing.T) {
+	n := transporttest.NewNetwork(t)
+	a, b := n.AddHost(), n.AddHost()
+	admit := members(a.ID(), b.ID())
+	la := newLayer(t, "islington-camden", a, admit)
+	lb := newLayer(t, "islington-camden", b, admit)
+	conn, err := la.Dial(raft.ServerAddress(b.ID().String()), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	in, err := lb.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if _, err := io.ReadFull(in, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	n.Stop(a.ID())
+	_ = in.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := in.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read after the peer shut down: %v (%T), want io.EOF", err, err)
+	}
+}
