@@ -220,6 +220,13 @@ func (n *Node) Apply(ctx context.Context, who Principal, ch Change) (*CaseRecord
 	if ch.Revision == 0 {
 		return nil, fmt.Errorf("%w: revision is required: send the revision of the case you are changing", ErrInvalid)
 	}
+	if a, ok := ch.Event.(workflow.AssignLeadWorker); ok {
+		// The workflow knows no users: the node checks that the worker is
+		// one of its own, live, and a social worker or NRM coordinator.
+		if err := n.checkLeadWorker(a.Worker); err != nil {
+			return nil, err
+		}
+	}
 	c, err := n.store.Case(ctx, ch.Case, who.access("apply event "+string(k), DefaultBasis))
 	if err != nil {
 		return nil, classify(err)

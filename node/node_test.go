@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"nrmnet/node/workflow"
+	"nrmnet/storage"
 	v1 "nrmnet/schemas/v1"
 )
 
@@ -391,5 +392,83 @@ func TestRoleTable(t *testing.T) {
 	_, err := f.node.Apply(ctx, f.users[RoleNRMCoordinator], Change{Case: c.ID, Revision: 1, Event: workflow.TransferOut{To: "CMD", Request: v1.NewID()}})
 	if !errors.Is(err, ErrForbidden) {
 		t.Fatalf("direct transfer out: %v", err)
+	}
+}
+
+// TestAssignLeadWorker: an NRM coordinator allocates a case to another live
+// social worker or coordinator of the node (the case moves to that worker's
+// list at once) and can leave it unallocated; a social worker may
+// not allocate, and a user who does not exist, is revoked, or is neither a
+// social worker nor a coordinator is refused with the reason, the case
+// unchanged.
+func TestAssignLeadWorker(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	coord := f.users[RoleNRMCoordinator]
+	c := f.mustCreate(t)
+	if c.LeadWorker != "sw" {
+		t.Fatalf("a social worker's referral has lead worker %q, want its maker", c.LeadWorker)
+	}
+	byWorker := func(w string) int {
+		t.Helper()
+		l, err := f.node.ListCases(ctx, coord, CaseFilter{LeadWorker: w}, Read{Purpose: "allocation check"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(l.Cases)
+	}
+	rec, err := f.node.Apply(ctx, coord, Change{Case: c.ID, Revision: c.Revision, Event: workflow.AssignLeadWorker{Worker: "coord"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Case.LeadWorker != "coord" || rec.Case.State != c.State || rec.Case.Revision != c.Revision+1 {
+		t.Fatalf("after assigning: lead %q, state %s, revision %d", rec.Case.LeadWorker, rec.Case.State, rec.Case.Revision)
+	}
+	if byWorker("coord") != 1 || byWorker("sw") != 0 {
+		t.Fatal("the case did not move to its new lead worker's list")
+	}
+	cur := rec.Case
+
+	// A social worker cannot allocate, even to themself.
+	_, err = f.node.Apply(ctx, f.users[RoleSocialWorker], Change{Case: c.ID, Revision: cur.Revision, Event: workflow.AssignLeadWorker{Worker: "sw"}})
+	if !errors.Is(err, ErrForbidden) {
+		t.Fatalf("social worker allocating: %v, want ErrForbidden", err)
+	}
+	revoked, _, err := f.store.CreateUser(ctx, storage.User{ID: "sw-left", Name: "Left", Role: string(RoleSocialWorker), Authority: testAuthority},
+		storage.Access{Actor: "node", Role: "node"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.node.RevokeUser(ctx, f.users[RoleAdministrator], revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	for worker, want := range map[string]string{
+		"nobody":  "not a live user",
+		"sw-left": "not a live user",
+		"chair":   "a lead worker is a social worker or NRM coordinator",
+		"ictg":    "a lead worker is a social worker or NRM coordinator",
+	} {
+		_, err := f.node.Apply(ctx, coord, Change{Case: c.ID, Revision: cur.Revision, Event: workflow.AssignLeadWorker{Worker: worker}})
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("assigning %s: %v, want ErrInvalid saying %q", worker, err, want)
+		}
+	}
+	// A stale revision is a conflict, as for any change.
+	if _, err := f.node.Apply(ctx, coord, Change{Case: c.ID, Revision: c.Revision, Event: workflow.AssignLeadWorker{Worker: "coord"}}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("stale allocation: %v, want ErrConflict", err)
+	}
+	got, err := f.node.Case(ctx, coord, c.ID, Read{Purpose: "allocation check"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Case.LeadWorker != "coord" || got.Case.Revision != cur.Revision {
+		t.Fatalf("refusals changed the case: lead %q, revision %d", got.Case.LeadWorker, got.Case.Revision)
+	}
+	// Unallocated again: the case leaves the worker's list.
+	if _, err := f.node.Apply(ctx, coord, Change{Case: c.ID, Revision: cur.Revision, Event: workflow.AssignLeadWorker{}}); err != nil {
+		t.Fatal(err)
+	}
+	if byWorker("coord") != 0 {
+		t.Fatal("an unallocated case still lists under its old lead worker")
 	}
 }

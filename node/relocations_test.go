@@ -167,6 +167,21 @@ func TestCustodyCallbacksAreIdempotent(t *testing.T) {
 	if _, err := origin.store.RelocatedCopy(ctx, c.ID, checkAccess); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("sent copy after completion: %v, want not found", err)
 	}
+	// The case arrived unallocated (the origin's users mean nothing here):
+	// the destination's NRM coordinator allocates it to one of its workers.
+	cu, _, err := dest.store.CreateUser(ctx, storage.User{ID: "coord", Name: "Coordinator", Role: string(RoleNRMCoordinator), Authority: "CMD"},
+		storage.Access{Actor: "node", Role: "node"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	coord := Principal{ID: cu.ID, Name: cu.Name, Role: RoleNRMCoordinator, Authority: "CMD"}
+	allocated, err := dest.node.Apply(ctx, coord, Change{Case: c.ID, Revision: live.Revision, Event: workflow.AssignLeadWorker{Worker: dest.worker.ID}})
+	if err != nil {
+		t.Fatalf("allocating the arrived case: %v", err)
+	}
+	if allocated.Case.LeadWorker != dest.worker.ID || allocated.Case.Responsible != "CMD" || allocated.Case.State != live.State {
+		t.Fatalf("allocated: lead %q, responsible %s, state %s", allocated.Case.LeadWorker, allocated.Case.Responsible, allocated.Case.State)
+	}
 }
 
 // InstallCase refuses a case that does not fit its request, and stores

@@ -55,6 +55,7 @@ const (
 	CanSafeguard      Capability = "safeguard"       // safeguarding, risk, advocate
 	CanRecordDecision Capability = "record_decision" // RG, CG and reconsideration decisions
 	CanRecordViews    Capability = "record_views"    // the child's wishes and feelings
+	CanAllocate       Capability = "allocate"        // assign a case's lead social worker
 	CanSeeOverdue     Capability = "see_overdue"     // overdue and due-soon lists, with case IDs
 	CanSeeCounts      Capability = "see_counts"      // overdue and due-soon counts only
 	CanReadAudit      Capability = "read_audit"      // audit entries
@@ -73,7 +74,7 @@ var capabilities = map[Role][]Capability{
 	RoleSocialWorker: {CanCreateCase, CanReadCase, CanListCases, CanWorkCase, CanSafeguard,
 		CanRecordViews, CanSeeOverdue, CanSeeCounts, CanReadChildRecord},
 	RoleNRMCoordinator: {CanCreateCase, CanReadCase, CanListCases, CanWorkCase, CanSafeguard,
-		CanRecordDecision, CanRecordViews, CanSeeOverdue, CanSeeCounts, CanReadReports, CanReadReferralData,
+		CanRecordDecision, CanRecordViews, CanAllocate, CanSeeOverdue, CanSeeCounts, CanReadReports, CanReadReferralData,
 		CanReadChildRecord},
 	RolePanelMember:         {CanReadCase, CanListCases},
 	RolePanelChair:          {CanReadCase, CanListCases, CanRecordDecision},
@@ -99,6 +100,8 @@ func eventCapability(k workflow.EventKind) Capability {
 		return CanRecordDecision
 	case workflow.KindRecordChildViews:
 		return CanRecordViews
+	case workflow.KindAssignLeadWorker:
+		return CanAllocate
 	case workflow.KindUpdateSafeguarding, workflow.KindRateRisk, workflow.KindAssignAdvocate,
 		workflow.KindRecordTransferInConference:
 		return CanSafeguard

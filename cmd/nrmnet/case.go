@@ -421,7 +421,8 @@ their data are in /v1/openapi (EventRequest); 'case show' lists the events allow
 		Example: `  nrmnet case event ISL-3f9a0c1b2d4e5f60 --revision 1 --type start_scope_check
   nrmnet case event ISL-3f9a0c1b2d4e5f60 --revision 2 --type record_scope --data '{"in_scope": true, "reason": "13 years old"}'
   nrmnet case event ISL-3f9a0c1b2d4e5f60 --revision 3 --type record_rg_decision \
-    --data '{"outcome": "positive", "reasons": "...", "child_views": "..."}'`,
+    --data '{"outcome": "positive", "reasons": "...", "child_views": "..."}'
+  nrmnet case event CMD-3f9a0c1b2d4e5f60 --revision 7 --type assign_lead_worker --data '{"lead_worker": "sw-0042"}'`,
 		Args: cobra.ExactArgs(1),
 		RunE: o.withClient(func(cmd *cobra.Command, c *apiClient, args []string) error {
 			body := map[string]any{"revision": revision, "type": typ}

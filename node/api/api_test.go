@@ -334,3 +334,38 @@ func TestConcurrentChangesOverHTTP(t *testing.T) {
 		t.Fatalf("case at revision %d, want 2", rev)
 	}
 }
+
+// TestAssignLeadWorkerOverAPI: assign_lead_worker on the events route takes
+// a user ID of the node; only an NRM coordinator may send it, and a user
+// who cannot be a lead worker is a 422 that names why, the case unchanged.
+func TestAssignLeadWorkerOverAPI(t *testing.T) {
+	tn := newTestNode(t, false)
+	c := tn.createCase()
+	path := "/v1/cases/" + string(c.ID) + "/events"
+	assign := func(role node.Role, rev uint64, worker string) response {
+		return tn.do(role, "POST", path, map[string]any{"revision": rev, "type": "assign_lead_worker", "data": map[string]any{"lead_worker": worker}})
+	}
+	rev := currentRevision(tn, c.ID)
+	if r := assign(node.RoleSocialWorker, rev, tn.ids[node.RoleSocialWorker]); r.status != http.StatusForbidden {
+		t.Fatalf("social worker allocating: %d %s", r.status, r.body)
+	}
+	r := assign(node.RoleNRMCoordinator, rev, tn.ids[node.RolePanelChair])
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), "a lead worker is a social worker or NRM coordinator") {
+		t.Fatalf("allocating to the panel chair: %d %s", r.status, r.body)
+	}
+	if r := tn.do(node.RoleNRMCoordinator, "POST", path, map[string]any{"revision": rev, "type": "assign_lead_worker", "data": map[string]any{"worker": "x"}}); r.status != http.StatusBadRequest {
+		t.Fatalf("unknown field in data: %d %s", r.status, r.body)
+	}
+	if got := currentRevision(tn, c.ID); got != rev {
+		t.Fatalf("refusals moved the case from revision %d to %d", rev, got)
+	}
+	r = assign(node.RoleNRMCoordinator, rev, tn.ids[node.RoleNRMCoordinator])
+	if r.status != http.StatusOK {
+		t.Fatalf("allocating: %d %s", r.status, r.body)
+	}
+	var got caseResponse
+	r.decode(t, &got)
+	if got.Case.LeadWorker != tn.ids[node.RoleNRMCoordinator] || got.Case.Revision != rev+1 {
+		t.Fatalf("after allocating: lead %q revision %d", got.Case.LeadWorker, got.Case.Revision)
+	}
+}

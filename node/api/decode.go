@@ -248,6 +248,11 @@ type (
 		Name         string          `json:"name"`
 		Organisation string          `json:"organisation,omitempty"`
 	}
+	leadWorkerData struct {
+		// LeadWorker is a user ID of this node; empty leaves the case
+		// unallocated.
+		LeadWorker string `json:"lead_worker"`
+	}
 	emptyData struct{}
 )
 
@@ -260,7 +265,7 @@ var eventTypes = []workflow.EventKind{
 	workflow.KindDecideReconsideration, workflow.KindSubmitAssurance, workflow.KindRecordAssurance,
 	workflow.KindExitProcess, workflow.KindRecordPostExitReview, workflow.KindClose,
 	workflow.KindUpdateSafeguarding, workflow.KindRateRisk, workflow.KindRecordChildViews,
-	workflow.KindAssignAdvocate, workflow.KindRecordTransferInConference,
+	workflow.KindAssignAdvocate, workflow.KindRecordTransferInConference, workflow.KindAssignLeadWorker,
 }
 
 // decodeEvent decodes the body of POST /v1/cases/{id}/events into the
@@ -384,6 +389,11 @@ func decodeEvent(b []byte) (uint64, workflow.Event, error) {
 		var d transferInConferenceData
 		if err = sub(&d); err == nil {
 			ev = workflow.RecordTransferInConference{Request: d.Request, HeldAt: timeOrZero(d.HeldAt)}
+		}
+	case workflow.KindAssignLeadWorker:
+		var d leadWorkerData
+		if err = sub(&d); err == nil {
+			ev = workflow.AssignLeadWorker{Worker: d.LeadWorker}
 		}
 	case "":
 		return 0, nil, badBody("invalid_field", "field type is required: one of %s", kindList(eventTypes))

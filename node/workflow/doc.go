@@ -14,7 +14,9 @@
 // The legal transitions are one table, in transitions.go, drawn in DESIGN.md.
 // Safeguarding and risk events (UpdateSafeguarding, RateRisk,
 // RecordChildViews, AssignAdvocate) are allowed in every state: the Children
-// Act safeguarding duty never waits on the NRM decision.
+// Act safeguarding duty never waits on the NRM decision. So is
+// AssignLeadWorker: a child is never left without a worker for the process's
+// sake.
 //
 // CheckScope decides whether a child is in scope for a devolved decision.
 // Deadlines lists a case's statutory deadlines (working days in the bank

@@ -50,6 +50,9 @@ const (
 	KindRateRisk           EventKind = "rate_risk"
 	KindRecordChildViews   EventKind = "record_child_views"
 	KindAssignAdvocate     EventKind = "assign_advocate"
+	// Allocating the case to a lead social worker: a case handed over from
+	// another authority arrives with none.
+	KindAssignLeadWorker EventKind = "assign_lead_worker"
 	// The transfer-in child protection conference is safeguarding work too.
 	KindRecordTransferInConference EventKind = "record_transfer_in_conference"
 
@@ -63,7 +66,7 @@ var eventKinds = []EventKind{
 	KindRequestReconsideration, KindDecideReconsideration, KindSubmitAssurance,
 	KindRecordAssurance, KindExitProcess, KindRecordPostExitReview, KindClose,
 	KindTransferOut, KindUpdateSafeguarding, KindRateRisk, KindRecordChildViews,
-	KindAssignAdvocate, KindRecordTransferInConference,
+	KindAssignAdvocate, KindRecordTransferInConference, KindAssignLeadWorker,
 }
 
 var eventLabels = map[EventKind]string{
@@ -86,6 +89,7 @@ var eventLabels = map[EventKind]string{
 	KindRateRisk:                   "rate the risk",
 	KindRecordChildViews:           "record the child's views",
 	KindAssignAdvocate:             "assign an advocate",
+	KindAssignLeadWorker:           "assign the lead social worker",
 	KindRecordTransferInConference: "record the transfer-in conference",
 	kindRecordDecision:             "record a decision",
 }
@@ -249,6 +253,13 @@ type AssignAdvocate struct {
 	Organisation string
 }
 
+// AssignLeadWorker makes a user the child's lead social worker, or with an
+// empty Worker leaves the case unallocated. That the user exists and may
+// be a lead worker is the node's to check: the workflow knows no users.
+type AssignLeadWorker struct {
+	Worker string
+}
+
 // Kind implements Event.
 func (StartScopeCheck) Kind() EventKind        { return KindStartScopeCheck }
 func (RecordScope) Kind() EventKind            { return KindRecordScope }
@@ -267,6 +278,7 @@ func (UpdateSafeguarding) Kind() EventKind     { return KindUpdateSafeguarding }
 func (RateRisk) Kind() EventKind               { return KindRateRisk }
 func (RecordChildViews) Kind() EventKind       { return KindRecordChildViews }
 func (AssignAdvocate) Kind() EventKind         { return KindAssignAdvocate }
+func (AssignLeadWorker) Kind() EventKind       { return KindAssignLeadWorker }
 func (RecordTransferInConference) Kind() EventKind {
 	return KindRecordTransferInConference
 }
@@ -377,6 +389,10 @@ func (e AssignAdvocate) check(ch schemas.Checker) {
 		"kind", "%q is not %q or %q", short(e.AdvocateKind), v1.AdvocateICTG, v1.AdvocateIndependent)
 	ch.Text("name", e.Name, true, v1.MaxShortText, false)
 	ch.Text("org", e.Organisation, false, v1.MaxShortText, false)
+}
+
+func (e AssignLeadWorker) check(ch schemas.Checker) {
+	ch.Text("lead_worker", e.Worker, false, v1.MaxShortText, false)
 }
 
 func checkOutcome(ch schemas.Checker, field string, o v1.Outcome) {
@@ -749,6 +765,11 @@ func (e RecordTransferInConference) apply(s *step) (v1.CaseState, error) {
 
 func (e AssignAdvocate) apply(s *step) (v1.CaseState, error) {
 	s.c.Advocate = &v1.Advocate{Kind: e.AdvocateKind, Name: e.Name, Organisation: e.Organisation, AssignedAt: s.at}
+	return s.from, nil
+}
+
+func (e AssignLeadWorker) apply(s *step) (v1.CaseState, error) {
+	s.c.LeadWorker = e.Worker
 	return s.from, nil
 }
 

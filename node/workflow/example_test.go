@@ -58,7 +58,7 @@ func ExampleApply() {
 	// Output:
 	// rg_pending 4 Fri 6 Jan 2023 10:00 UTC
 	// true
-	// workflow: cannot start the recovery period while the case is rg_pending: allowed now: record a reasonable grounds decision, record reasonable and conclusive grounds decisions made at one meeting, transfer the case out, update safeguarding, rate the risk, record the child's views, assign an advocate, record the transfer-in conference
+	// workflow: cannot start the recovery period while the case is rg_pending: allowed now: record a reasonable grounds decision, record reasonable and conclusive grounds decisions made at one meeting, transfer the case out, update safeguarding, rate the risk, record the child's views, assign an advocate, record the transfer-in conference, assign the lead social worker
 }
 
 func ExampleDeadlines() {

@@ -211,6 +211,8 @@ func sampleEvent(k EventKind, c *v1.Case) Event {
 		return RecordTransferInConference{}
 	case KindAssignAdvocate:
 		return AssignAdvocate{AdvocateKind: v1.AdvocateICTG, Name: "Synthetic Guardian", Organisation: "ICTG service"}
+	case KindAssignLeadWorker:
+		return AssignLeadWorker{Worker: "sw-0077"}
 	}
 	panic("no sample event for " + string(k))
 }

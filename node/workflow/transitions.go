@@ -112,7 +112,7 @@ var transitions = map[v1.CaseState][]edge{
 var everyOpenState = []EventKind{KindTransferOut}
 
 // everyState are allowed in every state and leave it unchanged.
-var everyState = []EventKind{KindUpdateSafeguarding, KindRateRisk, KindRecordChildViews, KindAssignAdvocate, KindRecordTransferInConference}
+var everyState = []EventKind{KindUpdateSafeguarding, KindRateRisk, KindRecordChildViews, KindAssignAdvocate, KindRecordTransferInConference, KindAssignLeadWorker}
 
 // terminal reports whether the case has left the authority's NRM process.
 func terminal(s v1.CaseState) bool {

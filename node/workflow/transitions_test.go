@@ -96,7 +96,7 @@ func TestIllegalTransitionMessage(t *testing.T) {
 	const want = "workflow: cannot record a conclusive grounds decision while the case is rg_pending: " +
 		"allowed now: record a reasonable grounds decision, record reasonable and conclusive grounds decisions made at one meeting, " +
 		"transfer the case out, update safeguarding, rate the risk, record the child's views, assign an advocate, " +
-		"record the transfer-in conference"
+		"record the transfer-in conference, assign the lead social worker"
 	if transitionError(t, err); err.Error() != want {
 		t.Errorf("got\n%s\nwant\n%s", err, want)
 	}
