@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"nrmnet/node/workflow"
-	"nrmnet/storage"
 	v1 "nrmnet/schemas/v1"
+	"nrmnet/storage"
 )
 
 func TestNewValidates(t *testing.T) {

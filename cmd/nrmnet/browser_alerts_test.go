@@ -26,7 +26,8 @@ import (
 // lands on the new case and opens it (stating a purpose), reads its clocks and timeline, and raises an alert to
 // Hackney from the case page's form. Hackney's social worker, signed in on
 // Hackney's node, sees the alert arrive on the alerts page, matched, and a
-// match task on the variant's case, which they resolve with the form.
+// match task on the variant's case, which they resolve with the form; then
+// Hackney's NRM coordinator allocates that case from its page.
 func TestBrowserAlertReachesTargetAndRaisesMatchTask(t *testing.T) {
 	dir, _, nodes := startSmallFederationWith(t, time.Second, false)
 	ctx := newBrowser(t) // after the nodes, so that it is closed before them
@@ -288,6 +289,44 @@ func TestBrowserAlertReachesTargetAndRaisesMatchTask(t *testing.T) {
 	}
 	if resolved != 1 {
 		t.Errorf("Hackney has %d tasks on its variant of the child for this alert, want 1: %+v", resolved, ts)
+	}
+
+	// Hackney's NRM coordinator, who alone may allocate, gives the case to
+	// themself from its page: the form shows for them, not for the social
+	// worker who just worked the task.
+	casePage := hckURL + "/cases/" + string(hckCase) + "?purpose=" + url.QueryEscape("browser test: allocate the case")
+	if err := navigate(run, casePage); err != nil {
+		t.Fatal(err)
+	}
+	if n := text(`String(document.querySelectorAll('form.allocate-form').length)`); n != "0" {
+		t.Errorf("the social worker is offered the allocation form (%s)", n)
+	}
+	var coord devnetToken
+	for _, tok := range tokens {
+		if tok.Authority == "HCK" && tok.Role == node.RoleNRMCoordinator {
+			coord = tok
+		}
+	}
+	signIn(hckURL, coord.Token, "/cases/"+string(hckCase)+"?purpose="+url.QueryEscape("browser test: allocate the case"), "#allocate")
+	if u := unlabelled(); u != "" {
+		t.Errorf("form controls without a label: %s", u)
+	}
+	if err := chromedp.Do(run,
+		chromedp.SendKeys(chromedp.CSS("#lead-worker"), coord.UserID),
+		chromedp.Click(chromedp.CSS(`form.allocate-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#allocate-done")),
+	); err != nil {
+		t.Fatalf("allocate the case: %v", err)
+	}
+	if s := text(`document.getElementById('case-summary').textContent`); !strings.Contains(s, "Lead worker: "+coord.UserID) {
+		t.Errorf("after allocating, the summary says %q", s)
+	}
+	rec, err = hck.app.Case(run, node.Principal{ID: coord.UserID, Role: node.RoleNRMCoordinator, Authority: "HCK"}, hckCase, node.Read{Purpose: "browser test: check the allocation"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Case.LeadWorker != coord.UserID {
+		t.Errorf("Hackney's case has lead worker %q after the page allocated it to %s", rec.Case.LeadWorker, coord.UserID)
 	}
 }
 

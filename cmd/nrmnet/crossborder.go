@@ -5,6 +5,7 @@ import (
 
 	"nrmnet/node"
 	"nrmnet/node/web"
+	"nrmnet/node/workflow"
 	v1 "nrmnet/schemas/v1"
 	"nrmnet/storage"
 )
@@ -30,6 +31,12 @@ func (f webCaseFiles) MayCreateReferral(ctx context.Context, who web.Principal) 
 
 func (f webCaseFiles) Case(ctx context.Context, who web.Principal, id v1.CaseID, purpose string) (*node.CaseRecord, error) {
 	return f.app.Case(ctx, asNode(who, f.app.Authority()), id, node.Read{Purpose: purpose})
+}
+
+// AssignLeadWorker lets the case page's allocation form apply the node's
+// assign_lead_worker event.
+func (f webCaseFiles) AssignLeadWorker(ctx context.Context, who web.Principal, id v1.CaseID, revision uint64, worker string) (*node.CaseRecord, error) {
+	return f.app.Apply(ctx, asNode(who, f.app.Authority()), node.Change{Case: id, Revision: revision, Event: workflow.AssignLeadWorker{Worker: worker}})
 }
 
 // CreateReferral lets the new-referral page create a case through the

@@ -111,8 +111,8 @@ func TestOtherRegionsFromEnvironment(t *testing.T) {
 	}
 	for _, bad := range []string{
 		`[{region: Wales, rosterfile: wales.roster}]`, // unknown key
-		`{region: Wales}`,                             // not a list
-		`[{region: Wales, threshold: two}]`,           // not a number
+		`{region: Wales}`,                   // not a list
+		`[{region: Wales, threshold: two}]`, // not a number
 	} {
 		c := nodeConfig{Federation: federationConfig{OtherRegions: slices.Clone(fromFile)}}
 		err := apply(&c, bad)

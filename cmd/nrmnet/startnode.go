@@ -425,6 +425,7 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	wc.Region = n.status
 	wc.Cases = webCases{store: n.store}
 	wc.CaseFiles = webCaseFiles{app: n.app}
+	wc.Allocator = webCaseFiles{app: n.app}
 	wc.Referrals = webCaseFiles{app: n.app}
 	wc.Alerts = webAlerts{cb: n.alerts, self: cfg.Authority}
 	wc.Relocations = webRelocations{desk: n.relocs.Desk, self: cfg.Authority}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -21,6 +23,14 @@ import (
 // audited read, for the purpose the user states on the page.
 type CaseReader interface {
 	Case(ctx context.Context, who Principal, id v1.CaseID, purpose string) (*node.CaseRecord, error)
+}
+
+// Allocator is what the case page's allocation form calls: the node's
+// assign_lead_worker event, from the revision the page showed, behind the
+// node's role table (an NRM coordinator, and a worker who is a live social
+// worker or coordinator of the node). Errors match node's sentinels.
+type Allocator interface {
+	AssignLeadWorker(ctx context.Context, who Principal, id v1.CaseID, revision uint64, worker string) (*node.CaseRecord, error)
 }
 
 // AlertDesk is what the alert and match task pages call: the node's
@@ -49,6 +59,16 @@ type casePage struct {
 	Timeline []timelineEntry
 	Clocks   []clockRow
 	Alert    alertForm
+	// Allocate is the allocation form, shown to a role that may allocate
+	// when the node takes allocations.
+	Allocate *allocateForm
+}
+
+// allocateForm is the form that gives a case its lead worker.
+type allocateForm struct {
+	Worker  string // what was typed, when the form comes back
+	Problem string
+	Done    bool // the page follows a successful allocation
 }
 
 type timelineEntry struct {
@@ -133,6 +153,9 @@ func (s *Server) caseView(w http.ResponseWriter, r *http.Request) {
 	}
 	purpose := strings.TrimSpace(r.URL.Query().Get("purpose"))
 	p := casePage{ID: id, Purpose: purpose}
+	if r.URL.Query().Get("allocated") == "1" {
+		p.Allocate = &allocateForm{Done: true}
+	}
 	if purpose == "" {
 		s.render(w, r, http.StatusOK, "case", layoutData{Title: "Case " + string(id), Current: "cases", Page: p})
 		return
@@ -153,6 +176,12 @@ func (s *Server) showCase(w http.ResponseWriter, r *http.Request, who Principal,
 	}
 	p.Record = rec
 	p.Timeline = timeline(rec.Case)
+	switch {
+	case s.cfg.Allocator == nil || !node.Role(who.Role).Can(node.CanAllocate):
+		p.Allocate = nil // the form only for a role that may allocate
+	case p.Allocate == nil:
+		p.Allocate = &allocateForm{}
+	}
 	now := s.cfg.Now()
 	for _, d := range rec.Deadlines {
 		row := clockRow{Deadline: d, Status: "on-time"}
@@ -237,34 +266,104 @@ func checkText(s string, max int) string {
 	return ""
 }
 
-// raiseAlert takes the alert form from a case page.
-func (s *Server) raiseAlert(w http.ResponseWriter, r *http.Request) {
+// caseFormText is what caseForm says of one form of the case page.
+type caseFormText struct {
+	Refused, Unavailable, Invalid string // problem titles
+	Form                          string // "alert form"
+	Missing                       string // why the node does not take it
+	Purpose                       string // the purpose when the form gives none
+}
+
+var (
+	alertFormText = caseFormText{
+		Refused: "Alert refused", Unavailable: "Alerts unavailable", Invalid: "Alert not valid",
+		Form: "alert form", Missing: "This node is not federated, so it cannot send alerts.", Purpose: "raise a cross-border alert",
+	}
+	allocateFormText = caseFormText{
+		Refused: "Allocation refused", Unavailable: "Allocation unavailable", Invalid: "Allocation not valid",
+		Form: "allocation form", Missing: "This node does not take allocations from its pages.", Purpose: "allocate the case",
+	}
+)
+
+// caseForm reads a form posted from a case page: signed in, same origin,
+// the node takes it (available), a case number, a form within the size
+// limit. It returns the case page for the form's purpose (or t.Purpose) and
+// the form's values, or answers the request itself and returns false.
+func (s *Server) caseForm(w http.ResponseWriter, r *http.Request, t caseFormText, available bool) (Principal, casePage, url.Values, bool) {
 	who, ok := s.principal(w, r)
 	if !ok {
-		return
+		return Principal{}, casePage{}, nil, false
 	}
 	if !sameOrigin(r) {
-		s.problem(w, r, http.StatusForbidden, "Alert refused", "The alert form was sent from another site.")
-		return
+		s.problem(w, r, http.StatusForbidden, t.Refused, "The "+t.Form+" was sent from another site.")
+		return Principal{}, casePage{}, nil, false
 	}
-	if s.cfg.Alerts == nil || s.cfg.CaseFiles == nil {
-		s.problem(w, r, http.StatusServiceUnavailable, "Alerts unavailable", "This node is not federated, so it cannot send alerts.")
-		return
+	if !available || s.cfg.CaseFiles == nil {
+		s.problem(w, r, http.StatusServiceUnavailable, t.Unavailable, t.Missing)
+		return Principal{}, casePage{}, nil, false
 	}
 	id, ok := s.caseID(w, r)
 	if !ok {
-		return
+		return Principal{}, casePage{}, nil, false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		s.problem(w, r, http.StatusBadRequest, "Alert not valid", "The form could not be read.")
+		s.problem(w, r, http.StatusBadRequest, t.Invalid, "The form could not be read.")
+		return Principal{}, casePage{}, nil, false
+	}
+	p := casePage{ID: id, Purpose: strings.TrimSpace(r.PostForm.Get("purpose"))}
+	if p.Purpose == "" || checkText(p.Purpose, maxPurposeLen) != "" {
+		p.Purpose = t.Purpose
+	}
+	return who, p, r.PostForm, true
+}
+
+// allocate takes the allocation form from a case page: the lead worker's
+// user ID, from the revision the page showed. A refusal the user can act on
+// (no such worker, the case changed since) comes back on the case page.
+func (s *Server) allocate(w http.ResponseWriter, r *http.Request) {
+	who, p, f, ok := s.caseForm(w, r, allocateFormText, s.cfg.Allocator != nil)
+	if !ok {
 		return
 	}
-	f := r.PostForm
-	p := casePage{ID: id, Purpose: strings.TrimSpace(f.Get("purpose"))}
-	if p.Purpose == "" || checkText(p.Purpose, maxPurposeLen) != "" {
-		p.Purpose = "raise a cross-border alert"
+	id := p.ID
+	worker := strings.TrimSpace(f.Get("lead_worker"))
+	form := &allocateForm{Worker: worker}
+	revision, err := strconv.ParseUint(f.Get("revision"), 10, 64)
+	switch {
+	case err != nil || revision == 0:
+		form.Problem = "The form did not say which revision of the case it was made from: open the case again."
+	case checkText(worker, maxWorkerLen) != "":
+		form.Problem = "The user ID " + checkText(worker, maxWorkerLen) + "."
 	}
+	if form.Problem == "" {
+		rec, err := s.cfg.Allocator.AssignLeadWorker(r.Context(), who, id, revision, worker)
+		if err == nil {
+			s.log.Info("case allocated from the case page", "case", string(id), "user", who.UserID, "revision", rec.Case.Revision)
+			http.Redirect(w, r, "/cases/"+string(id)+"?allocated=1&purpose="+url.QueryEscape(p.Purpose), http.StatusSeeOther)
+			return
+		}
+		switch {
+		case errors.Is(err, node.ErrInvalid):
+			form.Problem = "The node refused the allocation: " + clip200(err.Error())
+		case errors.Is(err, node.ErrConflict):
+			form.Problem = "Someone changed the case since you opened it. Check the case below and allocate it again."
+		default:
+			s.nodeProblem(w, r, who, err, "case "+string(id))
+			return
+		}
+	}
+	p.Allocate = form
+	s.showCase(w, r, who, p, http.StatusBadRequest)
+}
+
+// raiseAlert takes the alert form from a case page.
+func (s *Server) raiseAlert(w http.ResponseWriter, r *http.Request) {
+	who, p, f, ok := s.caseForm(w, r, alertFormText, s.cfg.Alerts != nil)
+	if !ok {
+		return
+	}
+	id := p.ID
 	p.Alert.Type, p.Alert.Urgency, p.Alert.Contact = f.Get("type"), f.Get("urgency"), f.Get("contact")
 	na := node.NewAlert{Case: id, Type: v1.AlertType(p.Alert.Type), Urgency: v1.Urgency(p.Alert.Urgency), Contact: v1.ContactRoute(p.Alert.Contact)}
 	var problems []string

@@ -284,3 +284,80 @@ func TestCrossBorderPagesUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// fakeAllocator is an Allocator that refuses what the node would refuse.
+type fakeAllocator struct {
+	calls []string // "who case revision worker"
+}
+
+func (f *fakeAllocator) AssignLeadWorker(_ context.Context, who Principal, id v1.CaseID, revision uint64, worker string) (*node.CaseRecord, error) {
+	f.calls = append(f.calls, fmt.Sprintf("%s %s %d %s", who.UserID, id, revision, worker))
+	switch {
+	case who.Role != "nrm_coordinator":
+		return nil, fmt.Errorf("%w: role %s may not allocate", node.ErrForbidden, who.Role)
+	case revision != 3:
+		return nil, fmt.Errorf("%w: case %s is at revision 3", node.ErrConflict, id)
+	case worker == "isl.chair":
+		return nil, fmt.Errorf("%w: lead_worker isl.chair is a panel_chair; a lead worker is a social worker or NRM coordinator", node.ErrInvalid)
+	}
+	rec := testRecord()
+	rec.Case.LeadWorker, rec.Case.Revision = worker, 4
+	return rec, nil
+}
+
+// The allocation form shows on the case page for an NRM coordinator only,
+// allocates from the revision the page showed and comes back to the case
+// saying so; a worker the node refuses, or a case changed since, comes back
+// with the reason; a cross-site post never reaches the node.
+func TestAllocateForm(t *testing.T) {
+	alloc := &fakeAllocator{}
+	s := newTestServer(t, func(c *Config) {
+		c.Auth, c.CaseFiles, c.Alerts, c.Allocator = testUsers, &fakeCaseFiles{}, &fakeDesk{}, alloc
+	})
+	coord := as(t, s, "nrmnet_coord")
+	page := "/cases/" + string(testCase) + "?purpose=" + url.QueryEscape("allocate")
+	_, body := getAs(t, s, page, coord)
+	mustContain(t, body, `action="/cases/`+string(testCase)+`/lead-worker"`, `name="revision" value="3"`, `<label for="lead-worker">`)
+	if _, body := getAs(t, s, page, signedIn(t, s)); strings.Contains(body, "/lead-worker") {
+		t.Error("a social worker is offered the allocation form")
+	}
+
+	target := "/cases/" + string(testCase) + "/lead-worker"
+	res := postForm(t, s, target, url.Values{"purpose": {"allocate"}, "revision": {"3"}, "lead_worker": {" isl.sw2 "}}, coord)
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/cases/"+string(testCase)+"?allocated=1&purpose=allocate" {
+		t.Fatalf("allocating: %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	if len(alloc.calls) != 1 || alloc.calls[0] != "isl.coord "+string(testCase)+" 3 isl.sw2" {
+		t.Fatalf("calls %q", alloc.calls)
+	}
+	_, body = getAs(t, s, res.Header.Get("Location"), coord)
+	mustContain(t, body, `id="allocate-done"`)
+
+	for _, tc := range []struct {
+		form url.Values
+		want string
+	}{
+		{url.Values{"revision": {"3"}, "lead_worker": {"isl.chair"}}, "a lead worker is a social worker or NRM coordinator"},
+		{url.Values{"revision": {"2"}, "lead_worker": {"isl.sw2"}}, "Someone changed the case since you opened it"},
+		{url.Values{"lead_worker": {"isl.sw2"}}, "which revision"},
+		{url.Values{"revision": {"3"}, "lead_worker": {strings.Repeat("x", 65)}}, "longer than 64"},
+	} {
+		res := postForm(t, s, target, tc.form, coord)
+		body := readBody(t, res)
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="allocate-problem"`) || !strings.Contains(body, tc.want) {
+			t.Errorf("form %v: %d, want 400 saying %q", tc.form, res.StatusCode, tc.want)
+		}
+	}
+	calls := len(alloc.calls)
+	if res := postForm(t, s, target, url.Values{"revision": {"3"}, "lead_worker": {"isl.sw2"}}, signedIn(t, s)); res.StatusCode != http.StatusForbidden {
+		t.Errorf("a social worker allocating: %d", res.StatusCode)
+	}
+	cross := as(t, s, "nrmnet_coord")
+	cross.Set("Sec-Fetch-Site", "cross-site")
+	if res := postForm(t, s, target, url.Values{"revision": {"3"}, "lead_worker": {"isl.sw2"}}, cross); res.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site post: %d", res.StatusCode)
+	}
+	if len(alloc.calls) != calls+1 {
+		t.Errorf("the cross-site post reached the node: %q", alloc.calls)
+	}
+}

@@ -33,6 +33,9 @@ func FuzzPages(f *testing.F) {
 		{"GET", "/cases/ISL-3f9a0c1b2d4e5f60?purpose=%00%ff", ""},
 		{"POST", "/cases/ISL-3f9a0c1b2d4e5f60/alerts", "type=missing&urgency=high&contact=duty_desk&target=CMD"},
 		{"POST", "/cases/ISL-3f9a0c1b2d4e5f60/alerts", "type=<script>&target=ZZZ&target=CMD&purpose=%00"},
+		{"POST", "/cases/ISL-3f9a0c1b2d4e5f60/lead-worker", "revision=3&lead_worker=isl.sw2&purpose=allocate"},
+		{"POST", "/cases/ISL-3f9a0c1b2d4e5f60/lead-worker", "revision=-1&lead_worker=<script>&purpose=%00"},
+		{"GET", "/cases/ISL-3f9a0c1b2d4e5f60?purpose=x&allocated=1", ""},
 		{"GET", "/alerts?raised=<script>", ""},
 		{"GET", "/tasks?show=all&resolved=0123456789abcdef0123456789abcdef", ""},
 		{"POST", "/tasks/0123456789abcdef0123456789abcdef/resolve", "resolution=same_child&reason=seen+at+school"},
@@ -48,6 +51,7 @@ func FuzzPages(f *testing.F) {
 	cfg.Region = fakeRegion{view: func(context.Context) (RegionView, error) { return regionFixture(), nil }}
 	cfg.Cases = cases
 	cfg.CaseFiles = &fakeCaseFiles{}
+	cfg.Allocator = &fakeAllocator{}
 	cfg.Alerts = &fakeDesk{
 		raise: func(_ Principal, r node.NewAlert) (*node.RaisedAlert, error) {
 			return &node.RaisedAlert{Alert: v1.CrossBorderAlert{ID: v1.NewID()}, Case: r.Case}, nil

@@ -66,6 +66,8 @@ type Config struct {
 	// CaseFiles reads one case for the case page; nil shows it as
 	// unavailable.
 	CaseFiles CaseReader
+	// Allocator takes the case page's allocation form; nil hides it.
+	Allocator Allocator
 	// Alerts raises and lists cross-border alerts and match tasks; nil
 	// (a node that is not federated) shows those pages as unavailable.
 	Alerts AlertDesk
@@ -249,6 +251,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /cases", s.cases)
 	mux.HandleFunc("GET /cases/{id}", s.caseView)
 	mux.HandleFunc("POST /cases/{id}/alerts", s.raiseAlert)
+	mux.HandleFunc("POST /cases/{id}/lead-worker", s.allocate)
 	mux.HandleFunc("GET /alerts", s.alerts)
 	mux.HandleFunc("GET /tasks", s.tasks)
 	mux.HandleFunc("POST /tasks/{id}/resolve", s.resolveTask)

@@ -44,11 +44,13 @@ type authFunc func(token string) (Principal, error)
 
 func (f authFunc) Authenticate(token string) (Principal, error) { return f(token) }
 
-// testUsers is an Authenticator of two users.
+// testUsers is an Authenticator of three users.
 var testUsers = authFunc(func(token string) (Principal, error) {
 	switch token {
 	case "nrmnet_sw":
 		return Principal{UserID: "isl.sw", Role: "social_worker"}, nil
+	case "nrmnet_coord":
+		return Principal{UserID: "isl.coord", Role: "nrm_coordinator"}, nil
 	case "nrmnet_auditor":
 		return Principal{UserID: "isl.auditor", Role: "auditor"}, nil
 	}
