@@ -472,3 +472,37 @@ func TestAssignLeadWorker(t *testing.T) {
 		t.Fatal("an unallocated case still lists under its old lead worker")
 	}
 }
+
+// TestAcceptMemberAuditHistory: administrators only, a reason required, a
+// node that is not federated says so, and a failure of the federation is
+// audited as failed and returned.
+func TestAcceptMemberAuditHistory(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	admin := f.users[RoleAdministrator]
+	called := 0
+	ok := func(context.Context, v1.AuthorityCode) error { called++; return nil }
+	if err := f.node.AcceptMemberAuditHistory(ctx, f.users[RoleAuditor], "CMD", "r", ok); !errors.Is(err, ErrForbidden) {
+		t.Errorf("auditor: %v, want ErrForbidden", err)
+	}
+	if err := f.node.AcceptMemberAuditHistory(ctx, admin, "CMD", "", ok); !errors.Is(err, ErrInvalid) {
+		t.Errorf("no reason: %v, want ErrInvalid", err)
+	}
+	if err := f.node.AcceptMemberAuditHistory(ctx, admin, "CMD", "r", nil); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("not federated: %v, want ErrUnavailable", err)
+	}
+	if called != 0 {
+		t.Fatalf("the federation was called %d times by refused requests", called)
+	}
+	before := f.auditSize(t)
+	boom := errors.New("store gone")
+	if err := f.node.AcceptMemberAuditHistory(ctx, admin, "CMD", "r", func(context.Context, v1.AuthorityCode) error { return boom }); !errors.Is(err, boom) {
+		t.Errorf("federation failure: %v", err)
+	}
+	if err := f.node.AcceptMemberAuditHistory(ctx, admin, "CMD", "restored; confirmed by phone", ok); err != nil || called != 1 {
+		t.Fatalf("accept: %v, called %d", err, called)
+	}
+	if after := f.auditSize(t); after != before+2 {
+		t.Errorf("audit grew by %d; want 2 (the failure and the success)", after-before)
+	}
+}

@@ -61,6 +61,7 @@ const (
 	CanReadAudit      Capability = "read_audit"      // audit entries
 	CanSeeCheckpoint  Capability = "see_checkpoint"  // the audit log's checkpoint
 	CanManageUsers    Capability = "manage_users"    // add, list and revoke users
+	CanTrustMembers   Capability = "trust_members"   // accept a member's new audit history
 	CanReadReports    Capability = "read_reports"    // aggregate management information
 	// CanReadReferralData is the per-referral dataset: one row per referral,
 	// not suppressed, so it stays with the authority's own NRM coordinator and
@@ -81,7 +82,7 @@ var capabilities = map[Role][]Capability{
 	RoleAdvocate:            {CanReadCase, CanRecordViews, CanReadChildRecord},
 	RoleRegionalCoordinator: {CanSeeCounts, CanReadReports},
 	RoleAuditor:             {CanReadAudit, CanSeeCheckpoint},
-	RoleAdministrator:       {CanManageUsers, CanSeeCheckpoint},
+	RoleAdministrator:       {CanManageUsers, CanSeeCheckpoint, CanTrustMembers},
 }
 
 // Can reports whether role r has capability c.

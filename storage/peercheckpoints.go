@@ -61,6 +61,22 @@ func (s *Store) PutPeerCheckpoint(ctx context.Context, code v1.AuthorityCode, si
 	return s.submit(ctx, r)
 }
 
+// DeletePeerCheckpoint forgets the checkpoint recorded for a member, synced
+// before it returns, so that the next one it publishes is taken on trust:
+// what an operator does after confirming that the member's audit log was
+// legitimately replaced (restored from a backup). Forgetting a member with
+// none recorded is not an error.
+func (s *Store) DeletePeerCheckpoint(ctx context.Context, code v1.AuthorityCode) error {
+	if !authority.Known(authority.Code(code)) {
+		return fmt.Errorf("delete peer checkpoint: %w: authority %.16q is not a known authority code", schemas.ErrInvalid, code)
+	}
+	r := &request{op: "delete peer checkpoint", durable: true}
+	r.apply = func(b *batch) (error, error) {
+		return nil, b.txn.Delete(peerCheckpointKey(code))
+	}
+	return s.submit(ctx, r)
+}
+
 // PeerCheckpoint returns the audit checkpoint last verified for a member and
 // when; found is false when none is recorded.
 func (s *Store) PeerCheckpoint(code v1.AuthorityCode) (size int64, root []byte, verifiedAt time.Time, found bool, err error) {

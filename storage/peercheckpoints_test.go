@@ -58,6 +58,28 @@ func TestPeerCheckpointSurvivesReopen(t *testing.T) {
 	if _, _, _, found, _ := s.PeerCheckpoint("CMD"); found {
 		t.Error("another member has a checkpoint it was never given")
 	}
+
+	// Forgetting one member's checkpoint leaves the others, survives a
+	// reopen, and is idempotent; an unknown authority is refused.
+	if err := s.PutPeerCheckpoint(ctx, "CMD", 5, root, at); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := s.DeletePeerCheckpoint(ctx, "ISL"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeletePeerCheckpoint(ctx, "XXX"); !errors.Is(err, schemas.ErrInvalid) {
+		t.Errorf("DeletePeerCheckpoint of an unknown authority = %v; want ErrInvalid", err)
+	}
+	mustClose(t, s)
+	s = mustOpen(t, cfg)
+	if _, _, _, found, err := s.PeerCheckpoint("ISL"); err != nil || found {
+		t.Errorf("a forgotten checkpoint after reopen: found %v, %v", found, err)
+	}
+	if size, _, _, found, err := s.PeerCheckpoint("CMD"); err != nil || !found || size != 5 {
+		t.Errorf("another member's checkpoint after a delete: %d found %v, %v", size, found, err)
+	}
 }
 
 func TestAuditSize(t *testing.T) {

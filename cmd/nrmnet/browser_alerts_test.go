@@ -42,15 +42,7 @@ func TestBrowserAlertReachesTargetAndRaisesMatchTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := func(a authority.Code) string {
-		for _, tok := range tokens {
-			if tok.Authority == a && tok.Role == node.RoleSocialWorker {
-				return tok.Token
-			}
-		}
-		t.Fatalf("no %s social worker token", a)
-		return ""
-	}
+	token := func(a authority.Code) string { return devnetUserOf(t, tokens, a, node.RoleSocialWorker).Token }
 
 	// The children: Islington's, which its social worker refers through
 	// the new-referral page below, and Hackney's record of the same child,
@@ -301,12 +293,7 @@ func TestBrowserAlertReachesTargetAndRaisesMatchTask(t *testing.T) {
 	if n := text(`String(document.querySelectorAll('form.allocate-form').length)`); n != "0" {
 		t.Errorf("the social worker is offered the allocation form (%s)", n)
 	}
-	var coord devnetToken
-	for _, tok := range tokens {
-		if tok.Authority == "HCK" && tok.Role == node.RoleNRMCoordinator {
-			coord = tok
-		}
-	}
+	coord := devnetUserOf(t, tokens, "HCK", node.RoleNRMCoordinator)
 	signIn(hckURL, coord.Token, "/cases/"+string(hckCase)+"?purpose="+url.QueryEscape("browser test: allocate the case"), "#allocate")
 	if u := unlabelled(); u != "" {
 		t.Errorf("form controls without a label: %s", u)

@@ -217,15 +217,7 @@ func TestBrowserSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := func(role node.Role) string {
-		for _, tok := range tokens {
-			if tok.Authority == "CMD" && tok.Role == role {
-				return tok.Token
-			}
-		}
-		t.Fatalf("no CMD %s token", role)
-		return ""
-	}
+	token := func(role node.Role) string { return devnetUserOf(t, tokens, "CMD", role).Token }
 	run, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	base := "http://" + nodes[1].HTTPAddr()

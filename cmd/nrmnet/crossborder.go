@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
+	"nrmnet/federation/gossip"
 	"nrmnet/node"
 	"nrmnet/node/web"
 	"nrmnet/node/workflow"
@@ -43,6 +46,19 @@ func (f webCaseFiles) AssignLeadWorker(ctx context.Context, who web.Principal, i
 // node's CreateReferral.
 func (f webCaseFiles) CreateReferral(ctx context.Context, who web.Principal, r node.NewReferral) (*node.CreatedReferral, error) {
 	return f.app.CreateReferral(ctx, asNode(who, f.app.Authority()), r)
+}
+
+// memberHistory lets the API accept a member's new audit history through
+// the gossip service, whose refusal of a non-member is the node's
+// ErrInvalid to the API.
+type memberHistory struct{ svc *gossip.Service }
+
+func (m memberHistory) AcceptAuditHistory(ctx context.Context, code v1.AuthorityCode) error {
+	err := m.svc.AcceptAuditHistory(ctx, code)
+	if errors.Is(err, gossip.ErrNotMember) {
+		return fmt.Errorf("%w: %w", node.ErrInvalid, err)
+	}
+	return err
 }
 
 // webAlerts lets the alert and task pages use the node's CrossBorder.

@@ -574,6 +574,19 @@ func TestDevnetCountyLinesAlertCrossesRegions(t *testing.T) {
 
 // startTestDevnet starts a devnet's nodes on loopback with opts and stops
 // them when the test ends.
+// devnetUserOf returns the devnet user of role r at authority a, from the
+// tokens a devnet wrote (readDevnetTokens).
+func devnetUserOf(t *testing.T, tokens []devnetToken, a authority.Code, r node.Role) devnetToken {
+	t.Helper()
+	for _, tok := range tokens {
+		if tok.Authority == a && tok.Role == r {
+			return tok
+		}
+	}
+	t.Fatalf("no %s %s among the devnet's users", a, r)
+	return devnetToken{}
+}
+
 func startTestDevnet(t *testing.T, ctx context.Context, dir string, m *devnetManifest, opts startOptions) []*runningNode {
 	t.Helper()
 	nodes, err := startDevnet(ctx, dir, m, "127.0.0.1", 0, opts)

@@ -47,15 +47,7 @@ func TestBrowserPanelDecisionConcludedFromPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := func(a authority.Code, r node.Role) string {
-		for _, tok := range tokens {
-			if tok.Authority == a && tok.Role == r {
-				return tok.Token
-			}
-		}
-		t.Fatalf("no %s %s token", a, r)
-		return ""
-	}
+	token := func(a authority.Code, r node.Role) string { return devnetUserOf(t, tokens, a, r).Token }
 	text := func(js string) string {
 		t.Helper()
 		v, err := chromedp.Run(run, chromedp.Evaluate[string](js))

@@ -31,7 +31,7 @@ Each authority runs one node that holds its cases encrypted on its own disk.`,
 		newRosterCommand(),
 		newUserCommand(), newCaseCommand(), newReportCommand(), newBenchCommand(),
 		newVersionCommand(), newHealthcheckCommand(),
-		newPanelCommand(),
+		newPanelCommand(), newFederationCommand(),
 	)
 	return root
 }

@@ -411,6 +411,7 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	acfg.Alerts = n.alerts
 	acfg.Relocations = n.relocs.Desk
 	acfg.Panels = n.panels.Panels
+	acfg.Federation = memberHistory{n.gossip}
 	acfg.Logger = log.With("component", "api")
 	jsonAPI, err := api.New(acfg)
 	if err != nil {

@@ -161,6 +161,17 @@ func proofRegion(t *testing.T, n int, setup func(r *region)) (*region, []*auditS
 	return r, srcs, conflicts
 }
 
+// restartChecker starts a stopped member again on its store, with proofs on
+// (its audit source follows the reopened store).
+func restartChecker(t *testing.T, r *region, m *member, src *auditSource) {
+	t.Helper()
+	m.startHost(r.signed)
+	m.openStore()
+	src.cur.Store(m.store)
+	m.startService()
+	enableProofs(t, m, src)
+}
+
 func enableProofs(t *testing.T, m *member, src *auditSource) {
 	t.Helper()
 	if err := m.svc.EnableAuditProofs(gossip.ProofConfig{Prover: src, References: m.store}); err != nil {
@@ -262,11 +273,7 @@ func TestAuditProofsCatchRewrittenHistory(t *testing.T) {
 	srcs[1].cur.Store(other)
 	conflicts = &conflictLog{}
 	checker.onConflict = conflicts.add
-	checker.startHost(r.signed)
-	checker.openStore()
-	srcs[0].cur.Store(checker.store)
-	checker.startService()
-	enableProofs(t, checker, srcs[0])
+	restartChecker(t, r, checker, srcs[0])
 	eventually(t, "the restarted checker catches the history rewritten while it was down", func() bool {
 		return len(conflicts.of(honest.code)) > 0
 	})
@@ -287,11 +294,7 @@ func TestAuditProofsAfterRestartContinue(t *testing.T) {
 	})
 	checker.stop()
 	appendAudit(t, member.store, "first history", 4)
-	checker.startHost(r.signed)
-	checker.openStore()
-	srcs[0].cur.Store(checker.store)
-	checker.startService()
-	enableProofs(t, checker, srcs[0])
+	restartChecker(t, r, checker, srcs[0])
 	eventually(t, "the restarted checker proves the growth from the stored checkpoint", func() bool {
 		n, why := verified(checker, member)
 		return n == 7 && why == ""
@@ -305,6 +308,69 @@ func TestAuditProofsAfterRestartContinue(t *testing.T) {
 	if got := conflicts.of(member.code); len(got) != 0 {
 		t.Errorf("conflicts = %+v; want none", got)
 	}
+}
+
+// TestAcceptAuditHistory: a member restores its audit log from a backup
+// and grows it (another history than the one verified): the checker raises
+// the conflict. Once an operator accepts the new history, the conflict is
+// gone, the member's next checkpoint is taken on trust, its growth from
+// there is proved again (a rewrite after that is caught again), and the
+// acceptance survives the checker's restart. Accepting this node itself or
+// an authority not on the roster is refused.
+func TestAcceptAuditHistory(t *testing.T) {
+	r, srcs, conflicts := proofRegion(t, 2, func(r *region) { r.members[0].onDisk() })
+	checker, member := r.members[0], r.members[1]
+	ctx := context.Background()
+	eventually(t, "the checker takes the member's first checkpoint", func() bool {
+		n, _ := verified(checker, member)
+		return n == 3
+	})
+	restored := openOtherStore(t, member)
+	appendAudit(t, restored, "restored history", 5)
+	srcs[1].cur.Store(restored)
+	eventually(t, "the checker raises the conflict", func() bool { return len(conflicts.of(member.code)) == 1 })
+
+	for _, bad := range []v1.AuthorityCode{checker.code, "XXX", "KEN"} {
+		if err := checker.svc.AcceptAuditHistory(ctx, bad); !errors.Is(err, gossip.ErrNotMember) {
+			t.Errorf("accepting the history of %s: %v; want ErrNotMember", bad, err)
+		}
+	}
+	if err := checker.svc.AcceptAuditHistory(ctx, member.code); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the member's next checkpoint is taken on trust, without a conflict", func() bool {
+		ms, _ := checker.svc.RegionView().Member(member.code)
+		return !ms.CheckpointConflict && ms.AuditVerified.Size == 5 && ms.AuditUnverified == ""
+	})
+	if n := counter(t, checker, "nrmnet_gossip_audit_proofs_total", map[string]string{"result": "accepted"}); n != 1 {
+		t.Errorf("audit_proofs_total{accepted} = %v; want 1", n)
+	}
+	appendAudit(t, restored, "restored history", 2)
+	eventually(t, "the growth after the accepted history is proved", func() bool {
+		n, why := verified(checker, member)
+		return n == 7 && why == ""
+	})
+
+	// The checker restarts: it proves from the accepted history, not the old.
+	checker.stop()
+	appendAudit(t, restored, "restored history", 1)
+	restartChecker(t, r, checker, srcs[0])
+	eventually(t, "after a restart the checker proves growth from the accepted history", func() bool {
+		n, why := verified(checker, member)
+		return n == 8 && why == ""
+	})
+	if got := conflicts.of(member.code); len(got) != 1 {
+		t.Errorf("conflicts = %d; want only the one before the acceptance", len(got))
+	}
+
+	// Accepting is not a blank cheque: the next rewrite is caught again.
+	again := openOtherStore(t, member)
+	appendAudit(t, again, "third history", 9)
+	srcs[1].cur.Store(again)
+	eventually(t, "a rewrite after the acceptance is caught", func() bool {
+		ms, _ := checker.svc.RegionView().Member(member.code)
+		return ms.CheckpointConflict
+	})
 }
 
 // TestAuditProofsOnlyForMembers: a host that is not on the roster cannot

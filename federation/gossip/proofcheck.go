@@ -27,6 +27,8 @@ type PeerCheckpoints interface {
 	// PutPeerCheckpoint records a member's checkpoint, replacing the one
 	// before.
 	PutPeerCheckpoint(ctx context.Context, code v1.AuthorityCode, size int64, root []byte, verifiedAt time.Time) error
+	// DeletePeerCheckpoint forgets a member's checkpoint (AcceptAuditHistory).
+	DeletePeerCheckpoint(ctx context.Context, code v1.AuthorityCode) error
 }
 
 // ProofConfig turns on audit consistency proofs (EnableAuditProofs).
@@ -101,6 +103,7 @@ func (s *Service) EnableAuditProofs(cfg ProofConfig) error {
 		server:  &proofServer{s: s, prover: cfg.Prover, metrics: m, slots: make(chan struct{}, proofSlots), buckets: map[peer.ID]*bucket{}},
 		beats:   make(chan *Heartbeat, 64),
 		results: make(chan proofResult, maxFetches),
+		accepts: make(chan acceptRequest),
 		members: map[v1.AuthorityCode]*proofState{},
 	}
 	s.life.Lock()
@@ -135,6 +138,7 @@ type proofChecker struct {
 	server  *proofServer
 	beats   chan *Heartbeat
 	results chan proofResult
+	accepts chan acceptRequest
 	fetches int // running; owned by loop
 
 	mu      sync.Mutex
@@ -192,6 +196,8 @@ func (pc *proofChecker) loop() {
 		case r := <-pc.results:
 			pc.fetches--
 			pc.settle(r)
+		case a := <-pc.accepts:
+			a.done <- pc.accept(a.code)
 		}
 	}
 }
@@ -334,6 +340,9 @@ func (pc *proofChecker) settle(r proofResult) {
 	now := s.now()
 	st := pc.members[r.code]
 	pc.set(func() { st.fetching = false })
+	if r.old.Size != st.ref.Size || !bytes.Equal(r.old.Root, st.ref.Root) {
+		return // asked from a reference an operator has since dropped
+	}
 	switch {
 	case r.err == nil:
 		pc.metrics.proofs.WithLabelValues("verified").Inc()
@@ -369,6 +378,32 @@ func (pc *proofChecker) settle(r proofResult) {
 		pc.set(func() { st.conflict, st.unverified = true, ConflictInconsistent })
 		s.raiseConflict(CheckpointConflict{Authority: r.code, Previous: r.old, Got: r.target, Reason: ConflictInconsistent, Detail: r.err.Error(), At: now})
 	}
+}
+
+// acceptRequest asks the checker's loop to drop a member's reference.
+type acceptRequest struct {
+	code v1.AuthorityCode
+	done chan error
+}
+
+// AcceptedHistory is why a member's checkpoint is unverified once an
+// operator accepted its new audit history, until its next heartbeat.
+const AcceptedHistory = "new history accepted by an operator; the next checkpoint is taken on trust"
+
+// accept drops a member's stored and remembered checkpoints and its
+// conflict, so that its next heartbeat's checkpoint is taken on trust and
+// proofs continue from there (loop only).
+func (pc *proofChecker) accept(code v1.AuthorityCode) error {
+	s := pc.s
+	if err := pc.cfg.References.DeletePeerCheckpoint(s.ctx, code); err != nil {
+		return fmt.Errorf("forget the audit checkpoint verified for %s: %w", code, err)
+	}
+	st := pc.state(code)
+	pc.set(func() {
+		*st = proofState{loaded: true, unverified: AcceptedHistory}
+	})
+	pc.metrics.proofs.WithLabelValues("accepted").Inc()
+	return nil
 }
 
 // fill adds the member's verification state to its row of the view.

@@ -81,6 +81,7 @@ type Service struct {
 	beats    chan *Heartbeat
 	views    chan chan RegionView
 	conflict chan CheckpointConflict
+	accepted chan v1.AuthorityCode // AcceptAuditHistory to statusLoop
 	acked    chan AckReceived
 	notifee  *network.NotifyBundle
 	scores   atomic.Pointer[map[peer.ID]float64] // the regional router's
@@ -152,6 +153,7 @@ func newService(ctx context.Context, cfg Config, tap func(what string, b []byte)
 		beats:    make(chan *Heartbeat, 64),
 		views:    make(chan chan RegionView),
 		conflict: make(chan CheckpointConflict, 64),
+		accepted: make(chan v1.AuthorityCode),
 		acked:    make(chan AckReceived, 256),
 		tap:      tap,
 		ctx:      runCtx,

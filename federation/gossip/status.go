@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"slices"
 	"time"
 
 	"nrmnet/federation/roster"
+	"nrmnet/schemas/authority"
 	v1 "nrmnet/schemas/v1"
 )
 
@@ -100,6 +102,50 @@ type memberState struct {
 	raised     Checkpoint // the last inconsistent checkpoint alarmed on
 }
 
+// AcceptAuditHistory is what an operator does once they have confirmed
+// with a member's authority that its audit log was legitimately replaced
+// (restored from a backup, say), so that its checkpoints no longer extend
+// the one this node verified: this node forgets the checkpoints it holds
+// for the member and the conflict it raised, and takes the member's next
+// checkpoint on trust, proving each growth from there as before. It is
+// logged at Warn; the node audits who asked and why. A member of another
+// region, or this node itself, is refused.
+func (s *Service) AcceptAuditHistory(ctx context.Context, code v1.AuthorityCode) error {
+	if code == s.me {
+		return fmt.Errorf("%w: %s is this node; its own audit log is checked by 'nrmnet audit verify'", ErrNotMember, code)
+	}
+	if _, ok := s.host.Roster().Member(authority.Code(code)); !ok {
+		return fmt.Errorf("%w: %.16q is not a member of this region's roster in force", ErrNotMember, code)
+	}
+	select {
+	case s.accepted <- code:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.ctx.Done():
+		return ErrClosed
+	}
+	if pc := s.auditProofs(); pc != nil {
+		done := make(chan error, 1)
+		select {
+		case pc.accepts <- acceptRequest{code: code, done: done}:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.ctx.Done():
+			return ErrClosed
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.log.Warn("an operator accepted a member's new audit history; its next checkpoint is taken on trust", "authority", code)
+	return nil
+}
+
 // RegionView returns the region's view now.
 func (s *Service) RegionView() RegionView {
 	reply := make(chan RegionView, 1)
@@ -121,6 +167,10 @@ func (s *Service) statusLoop() {
 			return
 		case hb := <-s.beats:
 			s.recordHeartbeat(members, hb)
+		case code := <-s.accepted:
+			if st := members[code]; st != nil {
+				st.checkpoint, st.conflict, st.raised = Checkpoint{}, false, Checkpoint{}
+			}
 		case reply := <-s.views:
 			reply <- s.buildView(members)
 		}

@@ -60,6 +60,8 @@ type testNode struct {
 	ids    map[node.Role]string
 	cross  *node.CrossBorder
 	sent   *sentAlerts
+	// members is the federation's checkpoint checking, faked.
+	members *fakeMembers
 }
 
 var roleUserID = map[node.Role]string{
@@ -108,6 +110,8 @@ func newTestNode(t testing.TB, onDisk bool) *testNode {
 	ac := DefaultConfig()
 	ac.Node, ac.Alerts, ac.Logger = n, cross, testLogger(t)
 	ac.Relocations = newTestRelocations(t, n, s)
+	members := &fakeMembers{}
+	ac.Federation = members
 	a, err := New(ac)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +124,7 @@ func newTestNode(t testing.TB, onDisk bool) *testNode {
 		}
 	})
 	tn := &testNode{t: t, store: s, node: n, api: a, srv: srv, clock: clock, tokens: map[node.Role]string{}, ids: map[node.Role]string{},
-		cross: cross, sent: sent}
+		cross: cross, sent: sent, members: members}
 	for _, r := range node.Roles {
 		id := roleUserID[r]
 		_, tok, err := s.CreateUser(context.Background(), storage.User{ID: id, Name: "Test " + id, Role: string(r), Authority: testAuthority},

@@ -42,6 +42,8 @@ type Node interface {
 	QuarterlyReturn(ctx context.Context, who node.Principal, q report.Quarter) (*report.Return, error)
 	ReferralDataset(ctx context.Context, who node.Principal, q report.Quarter) ([]report.ReferralRow, error)
 	ChildRecord(ctx context.Context, who node.Principal, id v1.CaseID, why node.Read, format node.ChildRecordFormat) ([]byte, error)
+	AcceptMemberAuditHistory(ctx context.Context, who node.Principal, member v1.AuthorityCode, reason string,
+		accept func(context.Context, v1.AuthorityCode) error) error
 }
 
 // Headers of the API.
@@ -68,6 +70,9 @@ type Config struct {
 	// Panels is the node's combined panels; nil when it sits on none, and
 	// the panel routes then answer 503.
 	Panels Panels
+	// Federation checks the region's audit checkpoints; nil when the node
+	// is not federated, and accepting a member's history then answers 503.
+	Federation MemberHistory
 	// MaxBodyBytes is the largest request body accepted; a larger one gets
 	// 413 and is not read further. Default 256 KiB: a case is at most a few
 	// tens of KiB of text.
@@ -121,6 +126,8 @@ type Server struct {
 
 	// relocations is the relocation hand-over, or nil.
 	relocations Relocations
+	// federation is the audit-checkpoint checking, or nil.
+	federation MemberHistory
 }
 
 // New validates cfg and returns a Server with every route registered.
@@ -130,6 +137,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{node: cfg.Node, alerts: cfg.Alerts, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, mux: http.NewServeMux()}
 	s.relocations = cfg.Relocations
+	s.federation = cfg.Federation
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -159,6 +167,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.routes = append(s.routes, s.panelRoutes()...)
 	s.routes = append(s.routes, s.relocationRoutes()...)
+	s.routes = append(s.routes, s.federationRoutes()...)
 	methods := map[string][]string{}
 	var paths []string
 	for _, rt := range s.routes {

@@ -38,6 +38,10 @@ const (
 	ActionBackupCreate      AuditAction = "backup.create"
 	ActionBackupRestore     AuditAction = "backup.restore"
 	ActionKeyErase          AuditAction = "key.erase"
+	// An operator accepted that another member's audit log was replaced
+	// (restored from a backup), so this node takes its next checkpoint on
+	// trust.
+	ActionFederationAcceptHistory AuditAction = "federation.accept_history"
 )
 
 // AuditOutcome says whether the audited action happened.

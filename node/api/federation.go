@@ -1,0 +1,65 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"nrmnet/node"
+	v1 "nrmnet/schemas/v1"
+)
+
+// MemberHistory is the federation's audit-checkpoint checking as the API
+// needs it: forget the checkpoint verified for a member, so its next one
+// is taken on trust (*gossip.Service, through the node's wiring, which
+// maps a member not on the roster to node.ErrInvalid).
+type MemberHistory interface {
+	AcceptAuditHistory(ctx context.Context, member v1.AuthorityCode) error
+}
+
+func (s *Server) federationRoutes() []route {
+	return []route{
+		{Method: "POST", Path: "/v1/federation/members/{authority}/accept-audit-history", h: s.acceptAuditHistory},
+	}
+}
+
+// acceptHistoryRequest is the body of accept-audit-history.
+type acceptHistoryRequest struct {
+	// Reason says who confirmed the restore with the member's authority,
+	// and how; it goes to the audit log.
+	Reason string `json:"reason"`
+}
+
+type acceptHistoryResponse struct {
+	Member   v1.AuthorityCode `json:"member"`
+	Accepted bool             `json:"accepted"`
+	Message  string           `json:"message"`
+}
+
+// acceptAuditHistory records an administrator's decision that a member's
+// audit log was legitimately replaced, so this node stops raising the
+// conflict and takes the member's next checkpoint on trust.
+func (s *Server) acceptAuditHistory(w http.ResponseWriter, r *http.Request, who node.Principal) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	b, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var req acceptHistoryRequest
+	if err := decodeStrict(b, &req); err != nil {
+		return err
+	}
+	member := v1.AuthorityCode(r.PathValue("authority"))
+	var accept func(context.Context, v1.AuthorityCode) error
+	if s.federation != nil {
+		accept = s.federation.AcceptAuditHistory
+	}
+	if err := s.node.AcceptMemberAuditHistory(r.Context(), who, member, req.Reason, accept); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, acceptHistoryResponse{Member: member, Accepted: true,
+		Message: "this node has forgotten the audit checkpoint it verified for " + string(member) +
+			" and takes its next one on trust; growth from there is proved as before"})
+	return nil
+}
