@@ -29,6 +29,14 @@ type acceptHistoryRequest struct {
 	Reason string `json:"reason"`
 }
 
+// decodeAcceptHistory decodes the body of accept-audit-history: an object
+// with a reason (the node checks it is there and short enough).
+func decodeAcceptHistory(b []byte) (acceptHistoryRequest, error) {
+	var req acceptHistoryRequest
+	err := decodeStrict(b, &req)
+	return req, err
+}
+
 type acceptHistoryResponse struct {
 	Member   v1.AuthorityCode `json:"member"`
 	Accepted bool             `json:"accepted"`
@@ -46,8 +54,8 @@ func (s *Server) acceptAuditHistory(w http.ResponseWriter, r *http.Request, who 
 	if err != nil {
 		return err
 	}
-	var req acceptHistoryRequest
-	if err := decodeStrict(b, &req); err != nil {
+	req, err := decodeAcceptHistory(b)
+	if err != nil {
 		return err
 	}
 	member := v1.AuthorityCode(r.PathValue("authority"))

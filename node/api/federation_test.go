@@ -98,3 +98,12 @@ func TestAcceptAuditHistoryRoute(t *testing.T) {
 		t.Errorf("%d failed acceptances audited for KEN; want 1", failed)
 	}
 }
+
+func FuzzDecodeAcceptHistory(f *testing.F) {
+	f.Add([]byte(`{"reason":"restored from the 1 December backup; confirmed by phone"}`))
+	f.Add([]byte(`{"reason":"r","force":true}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, err := decodeAcceptHistory(b)
+		checkDecodeErr(t, b, err)
+	})
+}
