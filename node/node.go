@@ -26,6 +26,7 @@ type Store interface {
 	ListCases(ctx context.Context, q storage.CaseQuery, who storage.Access) ([]storage.CaseSummary, error)
 	Audit(ctx context.Context, e *v1.AuditEntry) error
 	AuditCheckpoint() (auditlog.Checkpoint, error)
+	ConflictEvidenceList() ([]storage.ConflictEvidence, error)
 	AuditEntries(from int64, n int) ([]v1.AuditEntry, error)
 
 	CreateUser(ctx context.Context, u storage.User, who storage.Access) (storage.User, string, error)

@@ -8,6 +8,7 @@ import (
 	"nrmnet/schemas"
 	"nrmnet/schemas/authority"
 	v1 "nrmnet/schemas/v1"
+	"nrmnet/storage"
 )
 
 // AcceptMemberAuditHistory records and carries out an administrator's
@@ -61,4 +62,19 @@ func clipReason(s string) string {
 		return string(r[:v1.MaxShortText])
 	}
 	return s
+}
+
+// CheckpointConflicts lists the evidence this node kept of other members'
+// audit checkpoint conflicts, newest first: for each, the member's signed
+// heartbeat that carried the checkpoint verified before and the one that
+// contradicts it. Auditors and administrators (who see checkpoints).
+func (n *Node) CheckpointConflicts(ctx context.Context, who Principal) ([]storage.ConflictEvidence, error) {
+	if err := n.require(ctx, who, CanSeeCheckpoint, v1.ActionFederationReadConflicts, "checkpoint conflicts"); err != nil {
+		return nil, err
+	}
+	out, err := n.store.ConflictEvidenceList()
+	if err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
 }

@@ -31,18 +31,28 @@ type peerCheckpointRecord struct {
 	Size       int64  `cbor:"size"`
 	Root       []byte `cbor:"root"`
 	VerifiedAt int64  `cbor:"at"`
+	// Heartbeat is the member's signed heartbeat that carried the
+	// checkpoint (its own signature over it), kept as evidence should the
+	// member later contradict it; absent in records written before.
+	Heartbeat []byte `cbor:"hb,omitempty"`
 }
+
+// MaxEvidenceHeartbeat bounds a heartbeat kept as evidence (gossip refuses
+// larger ones on the wire).
+const MaxEvidenceHeartbeat = 8 << 10
 
 func peerCheckpointKey(code v1.AuthorityCode) []byte {
 	return cat(prefixPeerCheckpoint, []byte(code))
 }
 
 // PutPeerCheckpoint records the audit checkpoint verified for a member at a
-// time, replacing the one before; the write is synced before it returns.
+// time, with the member's signed heartbeat that carried it (nil if not
+// kept), replacing the one before; the write is synced before it returns.
 // The caller checks consistency; this only refuses values that cannot be a
 // checkpoint.
-func (s *Store) PutPeerCheckpoint(ctx context.Context, code v1.AuthorityCode, size int64, root []byte, verifiedAt time.Time) error {
+func (s *Store) PutPeerCheckpoint(ctx context.Context, code v1.AuthorityCode, size int64, root []byte, verifiedAt time.Time, heartbeat []byte) error {
 	ch := schemas.NewChecker()
+	ch.Check(len(heartbeat) <= MaxEvidenceHeartbeat, "heartbeat", "is %d bytes, limit %d", len(heartbeat), MaxEvidenceHeartbeat)
 	ch.Check(authority.Known(authority.Code(code)), "authority", "is not a known authority code")
 	ch.Check(size >= 1, "size", "must be at least 1 (an empty log needs no reference)")
 	ch.Check(len(root) == peerCheckpointHashSize, "root", "is %d bytes, want %d", len(root), peerCheckpointHashSize)
@@ -50,7 +60,7 @@ func (s *Store) PutPeerCheckpoint(ctx context.Context, code v1.AuthorityCode, si
 	if err := ch.Err(); err != nil {
 		return fmt.Errorf("put peer checkpoint: %w", err)
 	}
-	enc, err := schemas.Marshal(peerCheckpointRecord{Size: size, Root: bytes.Clone(root), VerifiedAt: verifiedAt.UnixNano()})
+	enc, err := schemas.Marshal(peerCheckpointRecord{Size: size, Root: bytes.Clone(root), VerifiedAt: verifiedAt.UnixNano(), Heartbeat: bytes.Clone(heartbeat)})
 	if err != nil {
 		return fmt.Errorf("put peer checkpoint of %s: %w", code, err)
 	}
@@ -80,7 +90,29 @@ func (s *Store) DeletePeerCheckpoint(ctx context.Context, code v1.AuthorityCode)
 // PeerCheckpoint returns the audit checkpoint last verified for a member and
 // when; found is false when none is recorded.
 func (s *Store) PeerCheckpoint(code v1.AuthorityCode) (size int64, root []byte, verifiedAt time.Time, found bool, err error) {
-	err = s.view(func(txn *badger.Txn) error {
+	r, err := s.peerCheckpointRecord(code)
+	if err != nil || r == nil {
+		return 0, nil, time.Time{}, false, err
+	}
+	return r.Size, r.Root, time.Unix(0, r.VerifiedAt).UTC(), true, nil
+}
+
+// PeerCheckpointHeartbeat returns the signed heartbeat kept with the
+// checkpoint last verified for a member, or nil (none recorded, or a record
+// from before heartbeats were kept).
+func (s *Store) PeerCheckpointHeartbeat(code v1.AuthorityCode) ([]byte, error) {
+	r, err := s.peerCheckpointRecord(code)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	return r.Heartbeat, nil
+}
+
+// peerCheckpointRecord reads and checks a member's record; nil when there
+// is none.
+func (s *Store) peerCheckpointRecord(code v1.AuthorityCode) (*peerCheckpointRecord, error) {
+	var out *peerCheckpointRecord
+	err := s.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(peerCheckpointKey(code))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
@@ -96,14 +128,14 @@ func (s *Store) PeerCheckpoint(code v1.AuthorityCode) (size int64, root []byte, 
 			if r.Size < 1 || len(r.Root) != peerCheckpointHashSize {
 				return fmt.Errorf("peer checkpoint of %s: %w: size %d, root of %d bytes", code, schemas.ErrInvalid, r.Size, len(r.Root))
 			}
-			size, root, verifiedAt, found = r.Size, r.Root, time.Unix(0, r.VerifiedAt).UTC(), true
+			out = &r
 			return nil
 		})
 	})
 	if err != nil {
-		return 0, nil, time.Time{}, false, fmt.Errorf("read peer checkpoint: %w", err)
+		return nil, fmt.Errorf("read peer checkpoint: %w", err)
 	}
-	return size, root, verifiedAt, found, nil
+	return out, nil
 }
 
 // AuditSize returns the number of entries in the committed audit log. With

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func TestPeerCheckpointSurvivesReopen(t *testing.T) {
 	}
 	at := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
 	root := bytes.Repeat([]byte{0xab}, 32)
-	if err := s.PutPeerCheckpoint(ctx, "ISL", 10, root, at); err != nil {
+	if err := s.PutPeerCheckpoint(ctx, "ISL", 10, root, at, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []struct {
@@ -36,7 +37,7 @@ func TestPeerCheckpointSurvivesReopen(t *testing.T) {
 		{"empty log", "ISL", 0, root},
 		{"short root", "ISL", 11, root[:31]},
 	} {
-		err := s.PutPeerCheckpoint(ctx, v1.AuthorityCode(bad.code), bad.size, bad.root, at)
+		err := s.PutPeerCheckpoint(ctx, v1.AuthorityCode(bad.code), bad.size, bad.root, at, nil)
 		if !errors.Is(err, schemas.ErrInvalid) {
 			t.Errorf("%s: PutPeerCheckpoint = %v; want ErrInvalid", bad.name, err)
 		}
@@ -49,8 +50,14 @@ func TestPeerCheckpointSurvivesReopen(t *testing.T) {
 		t.Fatalf("after reopen PeerCheckpoint = %d %x %v found %v, %v; want 10 %x %v", size, got, when, found, err, root, at)
 	}
 	root2 := bytes.Repeat([]byte{0xcd}, 32)
-	if err := s.PutPeerCheckpoint(ctx, "ISL", 12, root2, at.Add(time.Minute)); err != nil {
+	if err := s.PutPeerCheckpoint(ctx, "ISL", 12, root2, at.Add(time.Minute), []byte("signed heartbeat")); err != nil {
 		t.Fatal(err)
+	}
+	if hb, err := s.PeerCheckpointHeartbeat("ISL"); err != nil || string(hb) != "signed heartbeat" {
+		t.Errorf("the heartbeat kept with the checkpoint: %q, %v", hb, err)
+	}
+	if err := s.PutPeerCheckpoint(ctx, "ISL", 12, root2, at, make([]byte, MaxEvidenceHeartbeat+1)); !errors.Is(err, schemas.ErrInvalid) {
+		t.Errorf("an oversize heartbeat: %v; want ErrInvalid", err)
 	}
 	if size, got, _, _, err := s.PeerCheckpoint("ISL"); err != nil || size != 12 || !bytes.Equal(got, root2) {
 		t.Errorf("after a second put PeerCheckpoint = %d %x, %v; want 12 %x", size, got, err, root2)
@@ -61,7 +68,7 @@ func TestPeerCheckpointSurvivesReopen(t *testing.T) {
 
 	// Forgetting one member's checkpoint leaves the others, survives a
 	// reopen, and is idempotent; an unknown authority is refused.
-	if err := s.PutPeerCheckpoint(ctx, "CMD", 5, root, at); err != nil {
+	if err := s.PutPeerCheckpoint(ctx, "CMD", 5, root, at, nil); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
@@ -97,5 +104,59 @@ func TestAuditSize(t *testing.T) {
 	}
 	if n, err := s.AuditSize(); err != nil || n != before+1 || n != cp.Size {
 		t.Errorf("AuditSize = %d, %v; want %d, the checkpoint's size", n, err, before+1)
+	}
+}
+
+// TestConflictEvidence: conflicts are kept with both heartbeats, listed
+// newest first, at most MaxConflictEvidence per member (the oldest go), and
+// survive a reopen; a record that cannot be one is refused.
+func TestConflictEvidence(t *testing.T) {
+	ctx := context.Background()
+	cfg := newNode(t)
+	s := mustOpen(t, cfg)
+	at := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	for i := range MaxConflictEvidence + 3 {
+		e := ConflictEvidence{Authority: "CMD", At: at.Add(time.Duration(i) * time.Minute), Reason: "smaller than before",
+			PreviousSize: 10, GotSize: int64(i), Reference: []byte("ref"), Heartbeat: []byte(fmt.Sprintf("hb %d", i))}
+		if err := s.PutConflictEvidence(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutConflictEvidence(ctx, ConflictEvidence{Authority: "HCK", At: at, Reason: "same size, different root", Heartbeat: []byte("h")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []ConflictEvidence{
+		{Authority: "XXX", At: at, Reason: "r"},
+		{Authority: "CMD", At: at},
+		{Authority: "CMD", At: at, Reason: "r", Heartbeat: make([]byte, MaxEvidenceHeartbeat+1)},
+	} {
+		if err := s.PutConflictEvidence(ctx, bad); !errors.Is(err, schemas.ErrInvalid) {
+			t.Errorf("%+v: %v; want ErrInvalid", bad.Authority, err)
+		}
+	}
+	mustClose(t, s)
+	s = mustOpen(t, cfg)
+	got, err := s.ConflictEvidenceList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := 0
+	for _, e := range got {
+		if e.Authority == "CMD" {
+			cmd++
+		}
+	}
+	if cmd != MaxConflictEvidence || len(got) != MaxConflictEvidence+1 {
+		t.Fatalf("kept %d for CMD, %d in all; want %d and %d", cmd, len(got), MaxConflictEvidence, MaxConflictEvidence+1)
+	}
+	last := MaxConflictEvidence + 2
+	if got[0].Authority != "CMD" || string(got[0].Heartbeat) != fmt.Sprintf("hb %d", last) || string(got[0].Reference) != "ref" ||
+		got[0].GotSize != int64(last) || !got[0].At.Equal(at.Add(time.Duration(last)*time.Minute)) {
+		t.Errorf("newest: %+v", got[0])
+	}
+	for _, e := range got {
+		if e.Authority == "CMD" && e.GotSize < 3 {
+			t.Errorf("an oldest record survived: %+v", e)
+		}
 	}
 }

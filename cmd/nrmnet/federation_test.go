@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +12,7 @@ import (
 	"nrmnet/federation/gossip"
 	"nrmnet/node"
 	v1 "nrmnet/schemas/v1"
+	"nrmnet/storage"
 )
 
 // TestFederationAcceptHistoryCLI: on whole nodes, Islington's administrator
@@ -17,7 +22,7 @@ import (
 // role, a missing reason, this node itself and an authority of another
 // region are refused with a message that names the problem.
 func TestFederationAcceptHistoryCLI(t *testing.T) {
-	dir, _, nodes := startSmallFederationWith(t, time.Second, false)
+	dir, m, nodes := startSmallFederationWith(t, time.Second, false)
 	for _, n := range nodes {
 		waitReady(t, n)
 	}
@@ -77,5 +82,69 @@ func TestFederationAcceptHistoryCLI(t *testing.T) {
 	}
 	if found != 1 {
 		t.Errorf("%d audit entries record the accepted history; want 1", found)
+	}
+
+	// 'nrmnet federation conflicts' lists the evidence the node keeps and,
+	// with the roster, checks each heartbeat's signature: Hackney's real
+	// heartbeat verifies, a forged one does not.
+	ms := hckVerified()
+	real, err := gossip.MarshalHeartbeat(ms.Heartbeat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := *ms.Heartbeat
+	forged.Checkpoint = gossip.Checkpoint{Size: 1, Root: make([]byte, 32)}
+	fake, err := gossip.MarshalHeartbeat(&forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := isl.store.PutConflictEvidence(context.Background(), storage.ConflictEvidence{Authority: "HCK", At: time.Now().UTC(),
+		Reason: gossip.ConflictShrunk, PreviousSize: ms.Heartbeat.Checkpoint.Size, GotSize: 1, Reference: real, Heartbeat: fake}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := as(t, token(node.RoleSocialWorker), "federation", "conflicts"); err == nil || !strings.Contains(err.Error(), "may not") {
+		t.Errorf("a social worker reading the evidence: %v\n%s", err, out)
+	}
+	rosterFile := filepath.Join(dir, m.Nodes[0].Dir, "region.roster")
+	evidence := t.TempDir()
+	out = mustCLI(t, token(node.RoleAuditor), "federation", "conflicts", "--roster", rosterFile, "--out", evidence)
+	if !strings.Contains(out, "HCK") || !strings.Contains(out, "reference signed by HCK") || !strings.Contains(out, "contradicting NOT VALID") {
+		t.Fatalf("conflicts:\n%s", out)
+	}
+	files, err := filepath.Glob(filepath.Join(evidence, "HCK-*.hb"))
+	if err != nil || len(files) != 2 {
+		t.Fatalf("evidence files %v, %v; want the reference and the contradicting heartbeat", files, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(f, "-reference.hb") && !bytes.Equal(b, real) || strings.HasSuffix(f, "-contradicting.hb") && !bytes.Equal(b, fake) {
+			t.Errorf("%s does not hold the heartbeat kept", f)
+		}
+	}
+}
+
+// TestKeepConflictEvidence: the node's conflict observer stores what the
+// gossip layer hands it, heartbeats included, and a long detail clipped.
+func TestKeepConflictEvidence(t *testing.T) {
+	_, sc := initNode(t)
+	s, err := storage.Open(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	keep := keepConflictEvidence(context.Background(), s, testLog(t))
+	at := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	keep(gossip.CheckpointConflict{Authority: "CMD", Previous: gossip.Checkpoint{Size: 9}, Got: gossip.Checkpoint{Size: 12},
+		Reason: gossip.ConflictInconsistent, Detail: strings.Repeat("d", 5000), At: at, Reference: []byte("ref"), Heartbeat: []byte("hb")})
+	got, err := s.ConflictEvidenceList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Authority != "CMD" || got[0].PreviousSize != 9 || got[0].GotSize != 12 || !got[0].At.Equal(at) ||
+		string(got[0].Reference) != "ref" || string(got[0].Heartbeat) != "hb" || len(got[0].Detail) != 1000 {
+		t.Fatalf("kept %+v", got)
 	}
 }

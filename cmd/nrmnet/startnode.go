@@ -383,6 +383,7 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 		}
 	}
 	gc.Status = n.status.heartbeatStatus
+	gc.OnCheckpointConflict = keepConflictEvidence(n.ctx, n.store, log)
 	gc.Version = buildVersion()
 	gc.Registry = n.metrics
 	gc.Logger = log.With("component", "gossip")

@@ -227,6 +227,8 @@ func TestAuditProofsCatchRewrittenHistory(t *testing.T) {
 	if c.Reason != gossip.ConflictInconsistent || c.Previous.Size != 3 || c.Got.Size != 6 || c.Detail == "" {
 		t.Errorf("conflict = %+v; want %q from size 3 to 6 with a detail", c, gossip.ConflictInconsistent)
 	}
+	// The evidence: both checkpoints in heartbeats signed by the rewriter.
+	checkEvidence(t, c, rewriter)
 
 	// The liar grows its log but answers with garbage.
 	srcs[3].garbage.Store(true)
@@ -279,6 +281,32 @@ func TestAuditProofsCatchRewrittenHistory(t *testing.T) {
 	})
 	if c := conflicts.of(honest.code)[0]; c.Reason != gossip.ConflictInconsistent || c.Previous.Size != 6 || c.Got.Size != 9 {
 		t.Errorf("after restart conflict = %+v; want %q from the stored size 6 to 9", c, gossip.ConflictInconsistent)
+	}
+	// The reference heartbeat came from the store, across the restart.
+	checkEvidence(t, conflicts.of(honest.code)[0], honest)
+}
+
+// checkEvidence checks that a conflict carries the member's two signed
+// heartbeats, one with each checkpoint, and that another key does not
+// verify them.
+func checkEvidence(t *testing.T, c gossip.CheckpointConflict, m *member) {
+	t.Helper()
+	for _, e := range []struct {
+		what string
+		b    []byte
+		cp   gossip.Checkpoint
+	}{{"reference", c.Reference, c.Previous}, {"contradicting", c.Heartbeat, c.Got}} {
+		hb, err := gossip.VerifyHeartbeat(e.b, pub(m.key))
+		if err != nil {
+			t.Errorf("%s heartbeat: %v", e.what, err)
+			continue
+		}
+		if hb.Authority != m.code || hb.Checkpoint.Size != e.cp.Size || !bytes.Equal(hb.Checkpoint.Root, e.cp.Root) {
+			t.Errorf("%s heartbeat carries %s %d, want %s %d", e.what, hb.Authority, hb.Checkpoint.Size, m.code, e.cp.Size)
+		}
+		if _, err := gossip.VerifyHeartbeat(e.b, pub(keyFrom("someone else"))); !errors.Is(err, gossip.ErrBadSignature) {
+			t.Errorf("%s heartbeat verifies under another key: %v", e.what, err)
+		}
 	}
 }
 

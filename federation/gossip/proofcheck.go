@@ -24,9 +24,13 @@ type PeerCheckpoints interface {
 	// PeerCheckpoint returns the checkpoint recorded for a member; found is
 	// false if there is none.
 	PeerCheckpoint(code v1.AuthorityCode) (size int64, root []byte, verifiedAt time.Time, found bool, err error)
-	// PutPeerCheckpoint records a member's checkpoint, replacing the one
-	// before.
-	PutPeerCheckpoint(ctx context.Context, code v1.AuthorityCode, size int64, root []byte, verifiedAt time.Time) error
+	// PutPeerCheckpoint records a member's checkpoint, with the member's
+	// signed heartbeat that carried it (evidence, should the member later
+	// contradict it), replacing the one before.
+	PutPeerCheckpoint(ctx context.Context, code v1.AuthorityCode, size int64, root []byte, verifiedAt time.Time, heartbeat []byte) error
+	// PeerCheckpointHeartbeat returns the heartbeat kept with a member's
+	// checkpoint, or nil.
+	PeerCheckpointHeartbeat(code v1.AuthorityCode) ([]byte, error)
 	// DeletePeerCheckpoint forgets a member's checkpoint (AcceptAuditHistory).
 	DeletePeerCheckpoint(ctx context.Context, code v1.AuthorityCode) error
 }
@@ -151,6 +155,7 @@ type proofState struct {
 	ref        Checkpoint // the last verified checkpoint; Size 0: none yet
 	verifiedAt time.Time
 	latest     Checkpoint // the latest checkpoint the member published
+	latestHB   []byte     // the signed heartbeat that carried latest
 	fetching   bool
 	failures   int
 	nextTry    time.Time
@@ -163,7 +168,8 @@ type proofResult struct {
 	code   v1.AuthorityCode
 	old    Checkpoint
 	target Checkpoint
-	err    error // nil: verified; errProofUnreachable; anything else: a conflict
+	hb     []byte // the signed heartbeat that carried target
+	err    error  // nil: verified; errProofUnreachable; anything else: a conflict
 }
 
 // observe hands a member's heartbeat to the checker; it never blocks (a
@@ -248,9 +254,10 @@ func (pc *proofChecker) check(hb *Heartbeat) {
 		pc.set(func() { st.unverified = "checkpoint root is not a 32-byte hash" })
 		return
 	}
+	signed := signedHeartbeat(hb)
 	// Against the verified reference, then against the latest published
 	// (unverified, but signed by the member all the same).
-	for _, prev := range []Checkpoint{st.ref, st.latest} {
+	for i, prev := range []Checkpoint{st.ref, st.latest} {
 		if prev.Size == 0 {
 			continue
 		}
@@ -262,17 +269,22 @@ func (pc *proofChecker) check(hb *Heartbeat) {
 			reason = ConflictShrunk
 		}
 		if reason != "" {
+			ref := st.latestHB
+			if i == 0 {
+				ref = pc.refHeartbeat(hb.Authority)
+			}
 			pc.set(func() { st.conflict, st.unverified = true, reason })
-			s.raiseConflict(CheckpointConflict{Authority: hb.Authority, Previous: prev, Got: cp, Reason: reason, At: s.now()})
+			s.raiseConflict(CheckpointConflict{Authority: hb.Authority, Previous: prev, Got: cp, Reason: reason, At: s.now(),
+				Reference: ref, Heartbeat: signed})
 			return
 		}
 	}
-	pc.set(func() { st.latest = cp })
+	pc.set(func() { st.latest, st.latestHB = cp, signed })
 	now := s.now()
 	switch {
 	case st.ref.Size == 0:
 		// The first checkpoint seen of a member is taken on trust.
-		if err := pc.cfg.References.PutPeerCheckpoint(s.ctx, hb.Authority, cp.Size, cp.Root, now.UTC()); err != nil {
+		if err := pc.cfg.References.PutPeerCheckpoint(s.ctx, hb.Authority, cp.Size, cp.Root, now.UTC(), signed); err != nil {
 			s.log.Error("cannot record a member's first audit checkpoint; will try again", "authority", hb.Authority, "err", err)
 			pc.set(func() { st.unverified = "reference not recorded" })
 			return
@@ -293,8 +305,29 @@ func (pc *proofChecker) check(hb *Heartbeat) {
 		pc.set(func() { st.fetching, st.unverified = true, "proof pending" })
 		pc.fetches++
 		s.wg.Add(1) // loop holds the group open
-		go pc.fetch(p, hb.Authority, st.ref, cp)
+		go pc.fetch(p, hb.Authority, st.ref, cp, signed)
 	}
+}
+
+// signedHeartbeat returns a heartbeat's signed envelope as the member
+// published it (its encoding is canonical), or nil.
+func signedHeartbeat(hb *Heartbeat) []byte {
+	b, err := MarshalHeartbeat(hb)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// refHeartbeat returns the signed heartbeat kept with a member's verified
+// checkpoint, or nil (loop only).
+func (pc *proofChecker) refHeartbeat(code v1.AuthorityCode) []byte {
+	b, err := pc.cfg.References.PeerCheckpointHeartbeat(code)
+	if err != nil {
+		pc.s.log.Error("cannot read the heartbeat kept with a member's verified checkpoint", "authority", code, "err", err)
+		return nil
+	}
+	return b
 }
 
 // set runs a change of state under mu (loop only).
@@ -316,10 +349,10 @@ func (pc *proofChecker) peerOf(code v1.AuthorityCode) (peer.ID, bool) {
 
 // fetch asks the member for a proof from old to target, verifies it and
 // hands the outcome to loop.
-func (pc *proofChecker) fetch(p peer.ID, code v1.AuthorityCode, old, target Checkpoint) {
+func (pc *proofChecker) fetch(p peer.ID, code v1.AuthorityCode, old, target Checkpoint, hb []byte) {
 	s := pc.s
 	defer s.wg.Done()
-	r := proofResult{code: code, old: old, target: target}
+	r := proofResult{code: code, old: old, target: target, hb: hb}
 	proof, err := s.fetchProof(p, old.Size, target.Size)
 	if err == nil {
 		err = tlog.CheckTree(proof, target.Size, tlog.Hash(target.Root), old.Size, tlog.Hash(old.Root))
@@ -349,7 +382,7 @@ func (pc *proofChecker) settle(r proofResult) {
 		if st.conflict || r.target.Size <= st.ref.Size {
 			return
 		}
-		if err := pc.cfg.References.PutPeerCheckpoint(s.ctx, r.code, r.target.Size, r.target.Root, now.UTC()); err != nil {
+		if err := pc.cfg.References.PutPeerCheckpoint(s.ctx, r.code, r.target.Size, r.target.Root, now.UTC(), r.hb); err != nil {
 			// Kept in memory: the next growth is proved from here and stored.
 			s.log.Error("cannot record a member's verified audit checkpoint", "authority", r.code, "err", err)
 		}
@@ -376,7 +409,8 @@ func (pc *proofChecker) settle(r proofResult) {
 			return
 		}
 		pc.set(func() { st.conflict, st.unverified = true, ConflictInconsistent })
-		s.raiseConflict(CheckpointConflict{Authority: r.code, Previous: r.old, Got: r.target, Reason: ConflictInconsistent, Detail: r.err.Error(), At: now})
+		s.raiseConflict(CheckpointConflict{Authority: r.code, Previous: r.old, Got: r.target, Reason: ConflictInconsistent, Detail: r.err.Error(), At: now,
+			Reference: pc.refHeartbeat(r.code), Heartbeat: r.hb})
 	}
 }
 

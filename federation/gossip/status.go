@@ -85,6 +85,12 @@ type CheckpointConflict struct {
 	// Detail is why the proof failed (ConflictInconsistent only).
 	Detail string
 	At     time.Time
+	// Reference is the member's signed heartbeat that carried Previous,
+	// when this node kept it; Heartbeat the signed heartbeat that carried
+	// Got. Each is signed with the member's authority key
+	// (VerifyHeartbeat), so together they show, to anyone holding the
+	// roster, that the member published both checkpoints.
+	Reference, Heartbeat []byte
 }
 
 // Conflict reasons (and ConflictInconsistent, in proofcheck.go).
@@ -98,8 +104,10 @@ type memberState struct {
 	hb         *Heartbeat
 	lastSeen   time.Time
 	checkpoint Checkpoint // the latest consistent checkpoint
-	conflict   bool
-	raised     Checkpoint // the last inconsistent checkpoint alarmed on
+	// checkpointHB is the signed heartbeat that carried checkpoint.
+	checkpointHB []byte
+	conflict     bool
+	raised       Checkpoint // the last inconsistent checkpoint alarmed on
 }
 
 // AcceptAuditHistory is what an operator does once they have confirmed
@@ -169,7 +177,7 @@ func (s *Service) statusLoop() {
 			s.recordHeartbeat(members, hb)
 		case code := <-s.accepted:
 			if st := members[code]; st != nil {
-				st.checkpoint, st.conflict, st.raised = Checkpoint{}, false, Checkpoint{}
+				st.checkpoint, st.checkpointHB, st.conflict, st.raised = Checkpoint{}, nil, false, Checkpoint{}
 			}
 		case reply := <-s.views:
 			reply <- s.buildView(members)
@@ -207,6 +215,7 @@ func (s *Service) recordHeartbeat(members map[v1.AuthorityCode]*memberState, hb 
 	}
 	if reason == "" {
 		st.checkpoint = Checkpoint{Size: cp.Size, Root: slices.Clone(cp.Root)}
+		st.checkpointHB = signedHeartbeat(hb)
 		return
 	}
 	st.conflict = true
@@ -214,7 +223,8 @@ func (s *Service) recordHeartbeat(members map[v1.AuthorityCode]*memberState, hb 
 		return // already raised; the member keeps publishing it
 	}
 	st.raised = Checkpoint{Size: cp.Size, Root: slices.Clone(cp.Root)}
-	s.raiseConflict(CheckpointConflict{Authority: hb.Authority, Previous: prev, Got: cp, Reason: reason, At: s.now()})
+	s.raiseConflict(CheckpointConflict{Authority: hb.Authority, Previous: prev, Got: cp, Reason: reason, At: s.now(),
+		Reference: st.checkpointHB, Heartbeat: signedHeartbeat(hb)})
 }
 
 // raiseConflict counts, logs and hands a conflict to the observer.

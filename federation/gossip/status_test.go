@@ -79,6 +79,12 @@ func TestRegionViewAndCheckpointConflicts(t *testing.T) {
 	got := map[v1.AuthorityCode]string{}
 	for _, c := range conflicts {
 		got[c.Authority] = c.Reason
+		// Without proofs too, both heartbeats are kept as evidence.
+		for _, m := range r.members[1:3] {
+			if m.code == c.Authority {
+				checkEvidence(t, c, m)
+			}
+		}
 	}
 	mu.Unlock()
 	if got[r.members[1].code] != gossip.ConflictForked || got[r.members[2].code] != gossip.ConflictShrunk || len(got) != 2 {

@@ -141,6 +141,24 @@ func MarshalHeartbeat(h *Heartbeat) ([]byte, error) {
 	return schemas.Seal(KindHeartbeat, WireVersion, h)
 }
 
+// VerifyHeartbeat decodes a signed heartbeat envelope (kept as evidence of
+// a checkpoint conflict, say) and checks its signature under the member's
+// authority key, from the roster.
+func VerifyHeartbeat(data []byte, pub ed25519.PublicKey) (*Heartbeat, error) {
+	hb, err := UnmarshalHeartbeat(data)
+	if err != nil {
+		return nil, err
+	}
+	sb, err := hb.SigningBytes()
+	if err != nil {
+		return nil, fmt.Errorf("heartbeat: %w", err)
+	}
+	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, sb, hb.Signature) {
+		return nil, fmt.Errorf("%w: heartbeat of %s is not signed by that key", ErrBadSignature, hb.Authority)
+	}
+	return hb, nil
+}
+
 // UnmarshalHeartbeat decodes and validates a heartbeat envelope. It does not
 // check the signature (that needs the roster).
 func UnmarshalHeartbeat(data []byte) (*Heartbeat, error) {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"nrmnet/node"
 	v1 "nrmnet/schemas/v1"
@@ -19,6 +20,7 @@ type MemberHistory interface {
 func (s *Server) federationRoutes() []route {
 	return []route{
 		{Method: "POST", Path: "/v1/federation/members/{authority}/accept-audit-history", h: s.acceptAuditHistory},
+		{Method: "GET", Path: "/v1/federation/conflicts", h: s.checkpointConflicts},
 	}
 }
 
@@ -69,5 +71,42 @@ func (s *Server) acceptAuditHistory(w http.ResponseWriter, r *http.Request, who 
 	writeJSON(w, http.StatusOK, acceptHistoryResponse{Member: member, Accepted: true,
 		Message: "this node has forgotten the audit checkpoint it verified for " + string(member) +
 			" and takes its next one on trust; growth from there is proved as before"})
+	return nil
+}
+
+// conflictBody is one checkpoint conflict's evidence. reference and
+// heartbeat are the member's signed heartbeat envelopes (base64), each
+// signed with its authority key.
+type conflictBody struct {
+	Authority    v1.AuthorityCode `json:"authority"`
+	At           time.Time        `json:"at"`
+	Reason       string           `json:"reason"`
+	Detail       string           `json:"detail,omitempty"`
+	PreviousSize int64            `json:"previous_size"`
+	GotSize      int64            `json:"got_size"`
+	Reference    []byte           `json:"reference,omitempty"`
+	Heartbeat    []byte           `json:"heartbeat,omitempty"`
+}
+
+type conflictsResponse struct {
+	Conflicts []conflictBody `json:"conflicts"`
+}
+
+// checkpointConflicts lists the evidence of other members' checkpoint
+// conflicts this node kept.
+func (s *Server) checkpointConflicts(w http.ResponseWriter, r *http.Request, who node.Principal) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
+	list, err := s.node.CheckpointConflicts(r.Context(), who)
+	if err != nil {
+		return err
+	}
+	out := conflictsResponse{Conflicts: []conflictBody{}}
+	for _, e := range list {
+		out.Conflicts = append(out.Conflicts, conflictBody{Authority: e.Authority, At: e.At, Reason: e.Reason, Detail: e.Detail,
+			PreviousSize: e.PreviousSize, GotSize: e.GotSize, Reference: e.Reference, Heartbeat: e.Heartbeat})
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -7,9 +7,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"nrmnet/node"
 	v1 "nrmnet/schemas/v1"
+	"nrmnet/storage"
 )
 
 // The federation route joins the role matrix (TestEveryRouteEveryRole).
@@ -17,6 +19,9 @@ func init() {
 	routeCases = append(routeCases,
 		routeCase{"POST", "/v1/federation/members/{authority}/accept-audit-history", node.CanTrustMembers, 200, func(*testNode, caseBody) (string, any, []string) {
 			return "/v1/federation/members/CMD/accept-audit-history", map[string]any{"reason": "CMD restored from its 1 Dec backup; confirmed by phone with its NRM coordinator"}, nil
+		}},
+		routeCase{"GET", "/v1/federation/conflicts", node.CanSeeCheckpoint, 200, func(*testNode, caseBody) (string, any, []string) {
+			return "/v1/federation/conflicts", nil, nil
 		}},
 	)
 }
@@ -106,4 +111,29 @@ func FuzzDecodeAcceptHistory(f *testing.F) {
 		_, err := decodeAcceptHistory(b)
 		checkDecodeErr(t, b, err)
 	})
+}
+
+// TestCheckpointConflictsRoute: the evidence the node kept is listed with
+// both heartbeats, newest first, to an auditor.
+func TestCheckpointConflictsRoute(t *testing.T) {
+	tn := newTestNode(t, false)
+	r := tn.do(node.RoleAuditor, "GET", "/v1/federation/conflicts", nil)
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"conflicts":[]`) {
+		t.Fatalf("no conflicts: %d %s", r.status, r.body)
+	}
+	at := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	for i, code := range []v1.AuthorityCode{"CMD", "HCK"} {
+		e := storage.ConflictEvidence{Authority: code, At: at.Add(time.Duration(i) * time.Hour), Reason: "smaller than before",
+			PreviousSize: 10, GotSize: 4, Reference: []byte("reference heartbeat"), Heartbeat: []byte("contradicting heartbeat")}
+		if err := tn.store.PutConflictEvidence(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = tn.do(node.RoleAuditor, "GET", "/v1/federation/conflicts", nil)
+	var got conflictsResponse
+	r.decode(t, &got)
+	if len(got.Conflicts) != 2 || got.Conflicts[0].Authority != "HCK" || string(got.Conflicts[0].Heartbeat) != "contradicting heartbeat" ||
+		string(got.Conflicts[1].Reference) != "reference heartbeat" || got.Conflicts[1].PreviousSize != 10 {
+		t.Fatalf("conflicts: %+v", got.Conflicts)
+	}
 }

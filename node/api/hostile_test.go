@@ -131,7 +131,8 @@ func TestHostileBodiesChangeNothing(t *testing.T) {
 		}},
 		{"/v1/users/target/revoke", node.RoleAdministrator, []attempt{
 			{"body with fields", `{"reason": "left"}`, "", 400, "unknown_field", "reason"},
-		}},		{"/v1/federation/members/CMD/accept-audit-history", node.RoleAdministrator, []attempt{
+		}},
+		{"/v1/federation/members/CMD/accept-audit-history", node.RoleAdministrator, []attempt{
 			{"no reason", `{}`, "", 422, "invalid", "reason"},
 			{"reason not text", `{"reason": 7}`, "", 400, "invalid_field", "reason"},
 			{"extra field", `{"reason": "r", "trust_forever": true}`, "", 400, "unknown_field", "trust_forever"},

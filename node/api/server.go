@@ -44,6 +44,7 @@ type Node interface {
 	ChildRecord(ctx context.Context, who node.Principal, id v1.CaseID, why node.Read, format node.ChildRecordFormat) ([]byte, error)
 	AcceptMemberAuditHistory(ctx context.Context, who node.Principal, member v1.AuthorityCode, reason string,
 		accept func(context.Context, v1.AuthorityCode) error) error
+	CheckpointConflicts(ctx context.Context, who node.Principal) ([]storage.ConflictEvidence, error)
 }
 
 // Headers of the API.

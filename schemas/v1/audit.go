@@ -42,6 +42,8 @@ const (
 	// (restored from a backup), so this node takes its next checkpoint on
 	// trust.
 	ActionFederationAcceptHistory AuditAction = "federation.accept_history"
+	// Reading the evidence of other members' checkpoint conflicts.
+	ActionFederationReadConflicts AuditAction = "federation.read_conflicts"
 )
 
 // AuditOutcome says whether the audited action happened.
