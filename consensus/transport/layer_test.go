@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"log/slog"
 	"sync"
 	"testing"
@@ -210,14 +211,15 @@ func TestDialOverCutLinkFails(t *testing.T) {
 	}
 }
 
-// Sever resets the streams of a revoked member; Close resets the rest and is
-// idempotent.
-func TestSeverAndClose(t *testing.T) {
-	n := transporttest.NewNetwork(t)
+// openedStream starts two member hosts with their layers and opens a
+// stream from the first to the second carrying one byte; it returns the
+// first host, both layers and the accepted end.
+func openedStream(t *testing.T, n *transporttest.Network) (a host.Host, la, lb *transport.StreamLayer, in net.Conn) {
+	t.Helper()
 	a, b := n.AddHost(), n.AddHost()
 	admit := members(a.ID(), b.ID())
-	la := newLayer(t, "islington-camden", a, admit)
-	lb := newLayer(t, "islington-camden", b, admit)
+	la = newLayer(t, "islington-camden", a, admit)
+	lb = newLayer(t, "islington-camden", b, admit)
 	conn, err := la.Dial(raft.ServerAddress(b.ID().String()), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -225,10 +227,18 @@ func TestSeverAndClose(t *testing.T) {
 	if _, err := conn.Write([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	in, err := lb.Accept()
+	in, err = lb.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a, la, lb, in
+}
+
+// Sever resets the streams of a revoked member; Close resets the rest and is
+// idempotent.
+func TestSeverAndClose(t *testing.T) {
+	n := transporttest.NewNetwork(t)
+	a, la, lb, in := openedStream(t, n)
 	if got := lb.Sever(a.ID()); got != 1 {
 		t.Fatalf("Sever reset %d streams, want 1", got)
 	}
@@ -373,21 +383,7 @@ func waitLeader(t testing.TB, rafts []*raft.Raft) *raft.Raft {
 // every member's shutdown.
 func TestPeerShutdownEndsStreamCleanly(t *testing.T) {
 	n := transporttest.NewNetwork(t)
-	a, b := n.AddHost(), n.AddHost()
-	admit := members(a.ID(), b.ID())
-	la := newLayer(t, "islington-camden", a, admit)
-	lb := newLayer(t, "islington-camden", b, admit)
-	conn, err := la.Dial(raft.ServerAddress(b.ID().String()), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Write([]byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	in, err := lb.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, _, _, in := openedStream(t, n)
 	defer in.Close()
 	if _, err := io.ReadFull(in, make([]byte, 1)); err != nil {
 		t.Fatal(err)
