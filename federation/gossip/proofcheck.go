@@ -156,6 +156,11 @@ type proofState struct {
 	verifiedAt time.Time
 	latest     Checkpoint // the latest checkpoint the member published
 	latestHB   []byte     // the signed heartbeat that carried latest
+	// refSentAt and latestSentAt are when the member sent the heartbeats
+	// that carried ref and latest: a heartbeat sent no later is an old one
+	// still going round (pubsub's history, after this node restarted), not
+	// news, and is not compared.
+	refSentAt, latestSentAt time.Time
 	fetching   bool
 	failures   int
 	nextTry    time.Time
@@ -168,7 +173,8 @@ type proofResult struct {
 	code   v1.AuthorityCode
 	old    Checkpoint
 	target Checkpoint
-	hb     []byte // the signed heartbeat that carried target
+	hb     []byte    // the signed heartbeat that carried target
+	sentAt time.Time // when the member sent it
 	err    error  // nil: verified; errProofUnreachable; anything else: a conflict
 }
 
@@ -223,6 +229,14 @@ func (pc *proofChecker) state(code v1.AuthorityCode) *proofState {
 		return st
 	}
 	size, root, at, found, err := pc.cfg.References.PeerCheckpoint(code)
+	var sentAt time.Time
+	if found && err == nil {
+		if b := pc.refHeartbeat(code); b != nil {
+			if hb, err := UnmarshalHeartbeat(b); err == nil {
+				sentAt = hb.SentAt
+			}
+		}
+	}
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	switch {
@@ -230,7 +244,7 @@ func (pc *proofChecker) state(code v1.AuthorityCode) *proofState {
 		pc.s.log.Error("cannot read the audit checkpoint verified for a member; will try again", "authority", code, "err", err)
 		st.unverified = "stored reference unreadable"
 	case found:
-		st.loaded, st.ref, st.verifiedAt = true, Checkpoint{Size: size, Root: root}, at
+		st.loaded, st.ref, st.verifiedAt, st.refSentAt = true, Checkpoint{Size: size, Root: root}, at, sentAt
 	default:
 		st.loaded = true
 	}
@@ -253,6 +267,9 @@ func (pc *proofChecker) check(hb *Heartbeat) {
 	if cp.Size < 1 || len(cp.Root) != tlog.HashSize {
 		pc.set(func() { st.unverified = "checkpoint root is not a 32-byte hash" })
 		return
+	}
+	if !hb.SentAt.After(st.refSentAt) || !hb.SentAt.After(st.latestSentAt) {
+		return // sent before the heartbeat already checked: old news
 	}
 	signed := signedHeartbeat(hb)
 	// Against the verified reference, then against the latest published
@@ -279,7 +296,7 @@ func (pc *proofChecker) check(hb *Heartbeat) {
 			return
 		}
 	}
-	pc.set(func() { st.latest, st.latestHB = cp, signed })
+	pc.set(func() { st.latest, st.latestHB, st.latestSentAt = cp, signed, hb.SentAt })
 	now := s.now()
 	switch {
 	case st.ref.Size == 0:
@@ -289,7 +306,7 @@ func (pc *proofChecker) check(hb *Heartbeat) {
 			pc.set(func() { st.unverified = "reference not recorded" })
 			return
 		}
-		pc.set(func() { st.ref, st.verifiedAt, st.unverified = cp, now.UTC(), "" })
+		pc.set(func() { st.ref, st.refSentAt, st.verifiedAt, st.unverified = cp, hb.SentAt, now.UTC(), "" })
 		pc.metrics.proofs.WithLabelValues("adopted").Inc()
 	case cp.Size == st.ref.Size:
 		pc.set(func() { st.unverified = "" })
@@ -305,7 +322,7 @@ func (pc *proofChecker) check(hb *Heartbeat) {
 		pc.set(func() { st.fetching, st.unverified = true, "proof pending" })
 		pc.fetches++
 		s.wg.Add(1) // loop holds the group open
-		go pc.fetch(p, hb.Authority, st.ref, cp, signed)
+		go pc.fetch(p, hb.Authority, st.ref, cp, signed, hb.SentAt)
 	}
 }
 
@@ -349,10 +366,10 @@ func (pc *proofChecker) peerOf(code v1.AuthorityCode) (peer.ID, bool) {
 
 // fetch asks the member for a proof from old to target, verifies it and
 // hands the outcome to loop.
-func (pc *proofChecker) fetch(p peer.ID, code v1.AuthorityCode, old, target Checkpoint, hb []byte) {
+func (pc *proofChecker) fetch(p peer.ID, code v1.AuthorityCode, old, target Checkpoint, hb []byte, sentAt time.Time) {
 	s := pc.s
 	defer s.wg.Done()
-	r := proofResult{code: code, old: old, target: target, hb: hb}
+	r := proofResult{code: code, old: old, target: target, hb: hb, sentAt: sentAt}
 	proof, err := s.fetchProof(p, old.Size, target.Size)
 	if err == nil {
 		err = tlog.CheckTree(proof, target.Size, tlog.Hash(target.Root), old.Size, tlog.Hash(old.Root))
@@ -388,7 +405,7 @@ func (pc *proofChecker) settle(r proofResult) {
 		}
 		pc.set(func() {
 			st.failures, st.nextTry = 0, time.Time{}
-			st.ref, st.verifiedAt = r.target, now.UTC()
+			st.ref, st.refSentAt, st.verifiedAt = r.target, r.sentAt, now.UTC()
 			if st.latest.Size == st.ref.Size {
 				st.unverified = ""
 			}
