@@ -161,11 +161,11 @@ type proofState struct {
 	// still going round (pubsub's history, after this node restarted), not
 	// news, and is not compared.
 	refSentAt, latestSentAt time.Time
-	fetching   bool
-	failures   int
-	nextTry    time.Time
-	unverified string // why latest is not verified yet; "" when it is
-	conflict   bool   // raised; no more proofs asked until restart
+	fetching                bool
+	failures                int
+	nextTry                 time.Time
+	unverified              string // why latest is not verified yet; "" when it is
+	conflict                bool   // raised; no more proofs asked until restart
 }
 
 // proofResult is the outcome of one fetch.
@@ -175,7 +175,7 @@ type proofResult struct {
 	target Checkpoint
 	hb     []byte    // the signed heartbeat that carried target
 	sentAt time.Time // when the member sent it
-	err    error  // nil: verified; errProofUnreachable; anything else: a conflict
+	err    error     // nil: verified; errProofUnreachable; anything else: a conflict
 }
 
 // observe hands a member's heartbeat to the checker; it never blocks (a
