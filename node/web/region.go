@@ -36,6 +36,18 @@ type RegionView struct {
 	OtherRegions []OtherRegionStatus
 }
 
+// Inconsistent lists the members whose audit log this node found
+// inconsistent with its earlier log.
+func (v RegionView) Inconsistent() []authority.Code {
+	var out []authority.Code
+	for _, a := range v.Authorities {
+		if a.Report != nil && a.Report.AuditInconsistent {
+			out = append(out, a.Code)
+		}
+	}
+	return out
+}
+
 // OtherRegionStatus is another region as this node holds it.
 type OtherRegionStatus struct {
 	Region        string

@@ -153,6 +153,29 @@ func TestFederationViewShowsEveryAuthorityAndRefreshes(t *testing.T) {
 	}
 }
 
+// A member whose audit log is inconsistent gets a notice that says what to
+// do: where the evidence is and how to accept a confirmed restore.
+func TestFederationViewSaysWhatToDoAboutAnInconsistentLog(t *testing.T) {
+	if _, body := get(t, newTestServer(t, nil), "/federation"); strings.Contains(body, `id="audit-conflict"`) {
+		t.Fatal("the notice shows with every log consistent")
+	}
+	s := newTestServer(t, func(c *Config) {
+		c.Region = fakeRegion{view: func(context.Context) (RegionView, error) {
+			v := regionFixture()
+			for i := range v.Authorities {
+				if v.Authorities[i].Code == "CMD" {
+					v.Authorities[i].Report.AuditInconsistent = true
+					v.Authorities[i].Report.AuditProblem = "not provably an extension of the verified checkpoint"
+				}
+			}
+			return v, nil
+		}}
+	})
+	_, body := get(t, s, "/federation")
+	mustContain(t, body, `id="audit-conflict"`, "<strong>Camden</strong>", "nrmnet federation conflicts", "nrmnet federation accept-history",
+		`data-audit="inconsistent"`)
+}
+
 func TestFederationViewUnavailable(t *testing.T) {
 	s := newTestServer(t, func(c *Config) {
 		c.Region = fakeRegion{view: func(context.Context) (RegionView, error) { return RegionView{}, errors.New("host closed") }}
