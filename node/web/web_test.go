@@ -164,8 +164,8 @@ func TestFederationViewSaysWhatToDoAboutAnInconsistentLog(t *testing.T) {
 			v := regionFixture()
 			for i := range v.Authorities {
 				if v.Authorities[i].Code == "CMD" {
-					v.Authorities[i].Report.AuditInconsistent = true
-					v.Authorities[i].Report.AuditProblem = "not provably an extension of the verified checkpoint"
+					v.Authorities[i].Report = &NodeReport{At: testNow, Version: "v0.1.0", Cases: -1, AuditSize: 12, AuditRoot: "cd34",
+						AuditInconsistent: true, AuditProblem: "not provably an extension of the verified checkpoint"}
 				}
 			}
 			return v, nil
