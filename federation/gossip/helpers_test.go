@@ -561,6 +561,21 @@ func counter(t *testing.T, m *member, name string, labels map[string]string) flo
 	return 0
 }
 
+// gauge reads a gauge without labels from a member's registry (0 if absent).
+func gauge(t *testing.T, m *member, name string) float64 {
+	t.Helper()
+	mfs, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return 0
+}
+
 // eventually polls cond until it holds or patience runs out.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()

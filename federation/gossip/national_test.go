@@ -128,6 +128,9 @@ func TestNationalRouterDirectPeers(t *testing.T) {
 	sb, s1 := south.members[0], south.members[1]
 	check("London's bridge holds the South East bridge and its own members", lb, want(sb, l1, l2))
 	check("a London member holds its bridge only", l1, want(lb))
+	if g, w := gauge(t, lb, "nrmnet_gossip_national_direct_peers"), gauge(t, l1, "nrmnet_gossip_national_direct_peers"); g != 3 || w != 1 {
+		t.Errorf("national_direct_peers: bridge %v, member %v; want 3 and 1", g, w)
+	}
 	check("a South East member holds its bridge only", s1, want(sb))
 
 	// London names a second bridge.

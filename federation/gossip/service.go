@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"nrmnet/federation"
 	"nrmnet/federation/roster"
@@ -159,6 +160,16 @@ func newService(ctx context.Context, cfg Config, tap func(what string, b []byte)
 		ctx:      runCtx,
 		cancel:   cancel,
 	}
+	if cfg.Registry != nil {
+		direct := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "nrmnet", Subsystem: "gossip",
+			Name: "national_direct_peers",
+			Help: "Peers the national router sends every national message to: on a bridge the other regions' bridges and its region's members, elsewhere its region's bridges."},
+			func() float64 { return float64(s.nationalDirectCount()) })
+		if err := cfg.Registry.Register(direct); err != nil {
+			cancel()
+			return nil, fmt.Errorf("%w: metrics: %v", ErrConfig, err)
+		}
+	}
 	if err := s.start(); err != nil {
 		s.Close()
 		return nil, err
@@ -183,10 +194,12 @@ func (s *Service) start() error {
 	// every member to its region's bridges, mesh or not (direct peers), so
 	// a national alert crosses regions and enters each one in one hop.
 	direct := s.nationalDirect()
+	s.dmu.Lock()
 	s.direct = map[peer.ID]bool{}
 	for _, d := range direct {
 		s.direct[d.ID] = true
 	}
+	s.dmu.Unlock()
 	national := []string{NationalTopic, NationalRosterTopic}
 	nopts := append(RouterOptions(national, member), inspect(&s.nscores), pubsub.WithLogger(s.log.With("router", "national")),
 		pubsub.WithGossipSubProtocols([]protocol.ID{NationalRouterProtocol}, nationalFeatures))
@@ -309,6 +322,13 @@ func (s *Service) PeerScore(p peer.ID) (float64, bool) {
 		}
 	}
 	return score, found
+}
+
+// nationalDirectCount is how many direct peers the national router has.
+func (s *Service) nationalDirectCount() int {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	return len(s.direct)
 }
 
 // nationalFeatures is the national router's feature test: GossipSub v1.2
