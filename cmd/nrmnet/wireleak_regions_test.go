@@ -157,13 +157,8 @@ func TestWireLeakCrossRegion(t *testing.T) {
 	kentBase := draw.child(t, "KEN", xrKentChild, nil)
 	medwayBase := draw.child(t, "MDW", xrMedwayChild, nil)
 
-	var canaries []*leakCanary
-	refer := func(label string, n *runningNode, name string, id v1.ChildIdentity, from *v1.Case) *leakCanary {
-		t.Helper()
-		c := referCanary(t, ctx, label, n, name, id, from)
-		canaries = append(canaries, c)
-		return c
-	}
+	canaries := &canaryList{t: t, ctx: ctx}
+	refer := canaries.refer
 	alertCase := refer("the county-lines alert's child", isl, xrAlertChild, alertBase.Identity, alertBase)
 	variantCase := refer("KEN's variant of the county-lines child", ken, xrAlertChild, variant, alertBase)
 	accepted := refer("the child moving to KEN", isl, xrAcceptedChild, acceptedBase.Identity, acceptedBase)
@@ -393,7 +388,7 @@ func TestWireLeakCrossRegion(t *testing.T) {
 		}
 	}
 	var needles []leakNeedle
-	for _, c := range canaries {
+	for _, c := range canaries.all {
 		var personal, ref func(capturedStream) bool // nil: on no stream
 		switch c {
 		case accepted:

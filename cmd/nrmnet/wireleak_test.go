@@ -191,13 +191,8 @@ func wireLeakScenario(t *testing.T, lc leakConfig) {
 	camdenBase := draw.child(t, "CMD", leakCamdenChild, nil)
 	lambethBase := draw.child(t, "LBH", leakLambethChild, nil)
 
-	var canaries []*leakCanary
-	refer := func(label string, n *runningNode, name string, id v1.ChildIdentity, from *v1.Case) *leakCanary {
-		t.Helper()
-		c := referCanary(t, ctx, label, n, name, id, from)
-		canaries = append(canaries, c)
-		return c
-	}
+	canaries := &canaryList{t: t, ctx: ctx}
+	refer := canaries.refer
 	alertCase := refer("the alert's child", isl, leakAlertChild, alertBase.Identity, alertBase)
 	variantCase := refer("HCK's variant of the alert's child", hck, leakAlertChild, variant, alertBase)
 	rejected := refer("the rejected relocation's child", isl, leakRejectedChild, rejectedBase.Identity, rejectedBase)
@@ -354,7 +349,7 @@ func wireLeakScenario(t *testing.T, lc leakConfig) {
 		}
 	}
 	var needles []leakNeedle
-	for _, c := range canaries {
+	for _, c := range canaries.all {
 		var personal, ref func(capturedStream) bool // nil: on no stream
 		name := personal
 		switch c {
@@ -410,6 +405,21 @@ type leakCanary struct {
 }
 
 // referCanary refers a canary case at node n, as a social worker would, and
+// canaryList refers canary children through the nodes (referCanary) and
+// keeps them, in order, for the search of the capture.
+type canaryList struct {
+	t   *testing.T
+	ctx context.Context
+	all []*leakCanary
+}
+
+func (l *canaryList) refer(label string, n *runningNode, name string, id v1.ChildIdentity, from *v1.Case) *leakCanary {
+	l.t.Helper()
+	c := referCanary(l.t, l.ctx, label, n, name, id, from)
+	l.all = append(l.all, c)
+	return c
+}
+
 // returns it as stored there.
 func referCanary(t *testing.T, ctx context.Context, label string, n *runningNode, name string, id v1.ChildIdentity, from *v1.Case) *leakCanary {
 	t.Helper()
