@@ -224,24 +224,7 @@ func restartNode(t *testing.T, dir string, n *runningNode) *runningNode {
 	if err := n.Close(); err != nil {
 		t.Fatalf("stop %s: %v", n.Authority, err)
 	}
-	nodeDir := filepath.Join(dir, strings.ToLower(string(n.Authority)))
-	cfg, err := loadNodeConfig(nodeDir, func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	r, err := startNode(ctx, nodeDir, cfg, devnetStartOptions(testLog(t)))
-	if err != nil {
-		t.Fatalf("restart %s: %v", n.Authority, err)
-	}
-	t.Cleanup(func() {
-		if err := r.Close(); err != nil {
-			t.Errorf("stop %s: %v", r.Authority, err)
-		}
-	})
-	return r
+	return startNodeAgain(t, filepath.Join(dir, strings.ToLower(string(n.Authority))), devnetStartOptions(testLog(t)))
 }
 
 // The member and the witness restart from their directories: the panel

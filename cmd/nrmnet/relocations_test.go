@@ -82,30 +82,8 @@ func startPairFull(t *testing.T) *pair {
 // after a stop; the earlier node must have been closed.
 func (p *pair) restart(t *testing.T, i int) *runningNode {
 	t.Helper()
-	nodeDir := filepath.Join(p.dir, p.m.Nodes[i].Dir)
-	cfg, err := loadNodeConfig(nodeDir, func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.HTTP.ShutdownTimeout = 2 * time.Second
-	var n *runningNode
-	for range 50 { // the libp2p port of the node just closed may take a moment to free
-		if n, err = startNode(context.Background(), nodeDir, cfg, p.opts); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Close(); err != nil {
-			t.Errorf("stop %s: %v", n.Authority, err)
-		}
-	})
+	n := startNodeAgain(t, filepath.Join(p.dir, p.m.Nodes[i].Dir), p.opts)
 	p.nodes[i] = n
-	waitReady(t, n)
 	return n
 }
 

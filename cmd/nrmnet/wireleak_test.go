@@ -690,7 +690,7 @@ func returnByDigest(t *testing.T, dir string, m *devnetManifest, nodes []*runnin
 	if wait := 7*time.Second - time.Since(raisedAt); wait > 0 {
 		time.Sleep(wait)
 	}
-	n := restartLeakNode(t, dir, m.Nodes[i].Dir, opts)
+	n := startNodeAgain(t, filepath.Join(dir, m.Nodes[i].Dir), opts)
 	nodes[i] = n
 	eventually(t, string(n.Authority)+" holding the alert", func() bool {
 		_, err := n.store.ReceivedAlert(id)
@@ -703,12 +703,12 @@ func returnByDigest(t *testing.T, dir string, m *devnetManifest, nodes []*runnin
 	return n
 }
 
-// restartLeakNode starts a stopped node again from its directory, with the
-// same options (the tap included).
-func restartLeakNode(t *testing.T, dir, nodeDir string, opts startOptions) *runningNode {
+// startNodeAgain starts a stopped node again from its directory, as
+// `nrmnet run` would, with opts (a tap, say), waits until it is ready, and
+// stops it at cleanup.
+func startNodeAgain(t *testing.T, nodeDir string, opts startOptions) *runningNode {
 	t.Helper()
-	path := filepath.Join(dir, nodeDir)
-	cfg, err := loadNodeConfig(path, func(string) (string, bool) { return "", false })
+	cfg, err := loadNodeConfig(nodeDir, func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -716,15 +716,19 @@ func restartLeakNode(t *testing.T, dir, nodeDir string, opts startOptions) *runn
 	cfg.HTTP.ShutdownTimeout = 2 * time.Second
 	var n *runningNode
 	for range 50 { // the libp2p port of the node just closed may take a moment to free
-		if n, err = startNode(context.Background(), path, cfg, opts); err == nil {
+		if n, err = startNode(context.Background(), nodeDir, cfg, opts); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("restart %s: %v", nodeDir, err)
 	}
-	t.Cleanup(func() { _ = n.Close() }) // in case the test stops before the caller takes it over
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Errorf("stop %s: %v", n.Authority, err)
+		}
+	})
 	waitReady(t, n)
 	return n
 }
