@@ -26,7 +26,6 @@ import (
 	"nrmnet/node/matchkeys"
 	"nrmnet/schemas/authority"
 	v1 "nrmnet/schemas/v1"
-	"nrmnet/storage"
 )
 
 // The cross-region scenario's canary children: letters only, none a part
@@ -192,25 +191,7 @@ func TestWireLeakCrossRegion(t *testing.T) {
 	if err := nodes[mdwIndex].Close(); err != nil {
 		t.Fatalf("stop MDW: %v", err)
 	}
-	raised, err := isl.alerts.RaiseAlert(ctx, devnetWorker("ISL"), node.NewAlert{
-		Case: alertCase.stored.ID, Type: v1.AlertCountyLines, Urgency: v1.UrgencyHigh,
-		TargetAuthorities: []authority.Code{"KEN", "HCK", "MDW"}, Contact: v1.ContactDutyDesk,
-		LegalBasis: v1.BasisSafeguardingChildren,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	alertID := raised.Alert.ID
-	raisedAt := time.Now()
-	if len(raised.Alert.MatchTokens) == 0 {
-		t.Fatal("the alert carries no match tokens, so no private matching would run")
-	}
-	eventually(t, "KEN's match task on its variant of the child", func() bool {
-		ts, err := ken.store.MatchTasks(true, 0)
-		return err == nil && slices.ContainsFunc(ts, func(tk storage.MatchTask) bool {
-			return tk.Alert == alertID && tk.Case == variantCase.stored.ID
-		})
-	})
+	alertID, raisedAt := raiseMatchedAlert(t, ctx, isl, ken, alertCase, variantCase, v1.AlertCountyLines, "KEN", "HCK", "MDW")
 	eventually(t, "KEN's and HCK's acknowledgements recorded at ISL", func() bool {
 		return acked(isl, alertID, "KEN") && acked(isl, alertID, "HCK")
 	})

@@ -205,25 +205,7 @@ func wireLeakScenario(t *testing.T, lc leakConfig) {
 	if err := nodes[lbhIndex].Close(); err != nil {
 		t.Fatalf("stop LBH: %v", err)
 	}
-	raised, err := isl.alerts.RaiseAlert(ctx, devnetWorker("ISL"), node.NewAlert{
-		Case: alertCase.stored.ID, Type: v1.AlertMissing, Urgency: v1.UrgencyHigh,
-		TargetAuthorities: []authority.Code{"HCK", "LBH"}, Contact: v1.ContactDutyDesk,
-		LegalBasis: v1.BasisSafeguardingChildren,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	alertID := raised.Alert.ID
-	raisedAt := time.Now()
-	if len(raised.Alert.MatchTokens) == 0 {
-		t.Fatal("the alert carries no match tokens, so no private matching would run")
-	}
-	eventually(t, "HCK's match task on its variant of the child", func() bool {
-		ts, err := hck.store.MatchTasks(true, 0)
-		return err == nil && slices.ContainsFunc(ts, func(tk storage.MatchTask) bool {
-			return tk.Alert == alertID && tk.Case == variantCase.stored.ID
-		})
-	})
+	alertID, raisedAt := raiseMatchedAlert(t, ctx, isl, hck, alertCase, variantCase, v1.AlertMissing, "HCK", "LBH")
 	eventually(t, "HCK's acknowledgement recorded at ISL", func() bool { return acked(isl, alertID, "HCK") })
 
 	// While LBH is away: ISL asks CMD to take two cases; CMD rejects one
@@ -701,6 +683,32 @@ func returnByDigest(t *testing.T, dir string, m *devnetManifest, nodes []*runnin
 	}
 	eventually(t, string(n.Authority)+"'s acknowledgement recorded at "+string(issuer.Authority), func() bool { return acked(issuer, id, n.Authority) })
 	return n
+}
+
+// raiseMatchedAlert has ISL raise an alert of type typ on its canary's case
+// to targets, and waits until matcher holds a match task on its variant of
+// the child; it returns the alert's ID and when it was raised.
+func raiseMatchedAlert(t *testing.T, ctx context.Context, isl, matcher *runningNode, from, variant *leakCanary, typ v1.AlertType, targets ...authority.Code) (v1.ID, time.Time) {
+	t.Helper()
+	raised, err := isl.alerts.RaiseAlert(ctx, devnetWorker("ISL"), node.NewAlert{
+		Case: from.stored.ID, Type: typ, Urgency: v1.UrgencyHigh,
+		TargetAuthorities: targets, Contact: v1.ContactDutyDesk,
+		LegalBasis: v1.BasisSafeguardingChildren,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raised.Alert.MatchTokens) == 0 {
+		t.Fatal("the alert carries no match tokens, so no private matching would run")
+	}
+	id, at := raised.Alert.ID, time.Now()
+	eventually(t, string(matcher.Authority)+"'s match task on its variant of the child", func() bool {
+		ts, err := matcher.store.MatchTasks(true, 0)
+		return err == nil && slices.ContainsFunc(ts, func(tk storage.MatchTask) bool {
+			return tk.Alert == id && tk.Case == variant.stored.ID
+		})
+	})
+	return id, at
 }
 
 // startNodeAgain starts a stopped node again from its directory, as
