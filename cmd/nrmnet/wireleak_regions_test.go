@@ -14,7 +14,6 @@ import (
 	pubsub_pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 	"google.golang.org/protobuf/proto"
 
 	"nrmnet/federation"
@@ -265,25 +264,7 @@ func TestWireLeakCrossRegion(t *testing.T) {
 			t.Errorf("%s holds CMD's alert for London only as seen (%v)", n.Authority, err)
 		}
 	}
-	for _, n := range nodes {
-		for _, c := range n.host.Libp2p().Network().Conns() {
-			st := c.ConnState()
-			if st.Transport != "tcp" || st.StreamMultiplexer != "/yamux/1.0.0" {
-				t.Errorf("%s: a connection over %s with %s escapes the tap", n.Authority, st.Transport, st.StreamMultiplexer)
-			}
-		}
-	}
-	if err := stopDevnet(nodes); err != nil {
-		t.Fatalf("stop: %v", err)
-	}
-
-	streams := tap.Streams()
-	summarizeCapture(t, tap.Conns(), streams, codeOf)
-	for _, p := range []protocol.ID{"/ipfs/id/1.0.0", "/meshsub/", gossip.AckProtocol, gossip.DigestProtocol, match.ProtocolID, rpc.ProtocolID} {
-		if !slices.ContainsFunc(streams, func(s capturedStream) bool { return strings.HasPrefix(string(s.Protocol), string(p)) }) {
-			t.Errorf("the tap holds no %s stream, so it did not see that part of the scenario", p)
-		}
-	}
+	streams := stopAndCapture(t, nodes, tap, codeOf)
 	some := func(what string, ok func(s capturedStream) bool) {
 		t.Helper()
 		if !slices.ContainsFunc(streams, ok) {

@@ -265,28 +265,8 @@ func wireLeakScenario(t *testing.T, lc leakConfig) {
 		}
 		return true
 	})
-	for _, n := range nodes {
-		for _, c := range n.host.Libp2p().Network().Conns() {
-			st := c.ConnState()
-			if st.Transport != "tcp" || st.StreamMultiplexer != "/yamux/1.0.0" {
-				t.Errorf("%s: a connection over %s with %s escapes the tap", n.Authority, st.Transport, st.StreamMultiplexer)
-			}
-		}
-	}
-	if err := stopDevnet(nodes); err != nil {
-		t.Fatalf("stop: %v", err)
-	}
-
-	streams := tap.Streams()
-	summarizeCapture(t, tap.Conns(), streams, codeOf)
 	raftProto, forwardProto := transport.ProtocolID(devnetPanel), consensus.ForwardProtocolID(devnetPanel)
-	required := []protocol.ID{"/ipfs/id/1.0.0", "/meshsub/", gossip.AckProtocol, gossip.DigestProtocol,
-		match.ProtocolID, rpc.ProtocolID, raftProto, forwardProto}
-	for _, p := range required {
-		if !slices.ContainsFunc(streams, func(s capturedStream) bool { return strings.HasPrefix(string(s.Protocol), string(p)) }) {
-			t.Errorf("the tap holds no %s stream, so it did not see that part of the scenario", p)
-		}
-	}
+	streams := stopAndCapture(t, nodes, tap, codeOf, raftProto, forwardProto)
 	some := func(what string, ok func(s capturedStream) bool) {
 		t.Helper()
 		if !slices.ContainsFunc(streams, ok) {
@@ -516,6 +496,35 @@ func asciiLower(b []byte) []byte {
 }
 
 // summarizeCapture logs what the tap recorded, per protocol: streams (each
+// stopAndCapture checks that every connection went through the tap (TCP
+// with yamux), stops the nodes, summarises the capture and checks it holds
+// a stream of every protocol of the scenario (identify, pubsub, acks,
+// digests, match queries, hand-overs, and more), then returns the streams.
+func stopAndCapture(t *testing.T, nodes []*runningNode, tap *wiretap, codeOf map[peer.ID]authority.Code, more ...protocol.ID) []capturedStream {
+	t.Helper()
+	for _, n := range nodes {
+		for _, c := range n.host.Libp2p().Network().Conns() {
+			st := c.ConnState()
+			if st.Transport != "tcp" || st.StreamMultiplexer != "/yamux/1.0.0" {
+				t.Errorf("%s: a connection over %s with %s escapes the tap", n.Authority, st.Transport, st.StreamMultiplexer)
+			}
+		}
+	}
+	if err := stopDevnet(nodes); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+
+	streams := tap.Streams()
+	summarizeCapture(t, tap.Conns(), streams, codeOf)
+	required := append([]protocol.ID{"/ipfs/id/1.0.0", "/meshsub/", gossip.AckProtocol, gossip.DigestProtocol, match.ProtocolID, rpc.ProtocolID}, more...)
+	for _, p := range required {
+		if !slices.ContainsFunc(streams, func(s capturedStream) bool { return strings.HasPrefix(string(s.Protocol), string(p)) }) {
+			t.Errorf("the tap holds no %s stream, so it did not see that part of the scenario", p)
+		}
+	}
+	return streams
+}
+
 // counted once, at the end that opened it) and bytes both ways.
 func summarizeCapture(t *testing.T, conns int, streams []capturedStream, codeOf map[peer.ID]authority.Code) {
 	t.Helper()
