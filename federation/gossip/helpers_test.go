@@ -522,6 +522,25 @@ func startRogue(t testing.TB, m *member) *rogue {
 	return r
 }
 
+// reconnect closes the rogue host's connections and dials its peers again,
+// as a restarted node would. Needed when the member's own service ran on
+// this host before: its peers keep their pubsub streams to the closed
+// routers (whose read loops keep consuming them) and open no new ones on a
+// connection they already have.
+func (r *rogue) reconnect(t testing.TB, m *member) {
+	t.Helper()
+	h := m.host.Libp2p()
+	for _, p := range h.Network().Peers() {
+		ai := peer.AddrInfo{ID: p, Addrs: h.Peerstore().Addrs(p)}
+		_ = h.Network().ClosePeer(p)
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
+		if err := h.Connect(ctx, ai); err != nil {
+			t.Logf("rogue: reconnect to %s: %v", p, err)
+		}
+		cancel()
+	}
+}
+
 func (r *rogue) publish(t testing.TB, topic string, b []byte, peers int) {
 	t.Helper()
 	tp := r.topics[topic]

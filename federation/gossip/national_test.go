@@ -266,7 +266,9 @@ func TestNationalAlertCrossesRegions(t *testing.T) {
 	before := rejected()
 	// Its own validator would refuse it: the member runs stock GossipSub.
 	_ = south.members[1].svc.Close()
-	startRogue(t, south.members[1]).publish(t, gossip.NationalTopic, env, 1)
+	rg := startRogue(t, south.members[1])
+	rg.reconnect(t, south.members[1])
+	rg.publish(t, gossip.NationalTopic, env, 1)
 	eventually(t, "the relayed alert is rejected", func() bool { return rejected() > before })
 }
 
