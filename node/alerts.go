@@ -131,14 +131,29 @@ type CrossBorderConfig struct {
 	MatchKeys *matchkeys.Deriver
 	// DefaultLifetime is the lifetime of an alert raised without one.
 	DefaultLifetime time.Duration
+	// MatchRetry is how soon KeepMatching tries again to match an alert
+	// whose matching failed when it arrived (its issuer not reachable yet,
+	// say); it doubles while rounds keep failing, up to MatchEvery.
+	// MatchEvery is how often KeepMatching looks for unfinished matching
+	// anyway, and MatchBudget how long one round may take (a national alert
+	// against a very large caseload can take minutes).
+	MatchRetry, MatchEvery, MatchBudget time.Duration
 	// Logger receives logs (IDs and counts, never case content); nil
 	// discards.
 	Logger *slog.Logger
 }
 
+// Defaults of CrossBorderConfig's matching rounds.
+const (
+	DefaultMatchRetry  = 2 * time.Second
+	DefaultMatchEvery  = time.Minute
+	DefaultMatchBudget = 10 * time.Minute
+)
+
 // DefaultCrossBorderConfig returns a config with the defaults set.
 func DefaultCrossBorderConfig() CrossBorderConfig {
-	return CrossBorderConfig{DefaultLifetime: DefaultAlertLifetime}
+	return CrossBorderConfig{DefaultLifetime: DefaultAlertLifetime,
+		MatchRetry: DefaultMatchRetry, MatchEvery: DefaultMatchEvery, MatchBudget: DefaultMatchBudget}
 }
 
 // Validate reports every missing or invalid field.
@@ -156,6 +171,9 @@ func (c CrossBorderConfig) Validate() error {
 	if c.DefaultLifetime < MinAlertLifetime || c.DefaultLifetime > v1.MaxAlertLifetime {
 		errs = append(errs, fmt.Errorf("%w: DefaultLifetime is %v, want %v to %v", ErrInvalidConfig, c.DefaultLifetime, MinAlertLifetime, v1.MaxAlertLifetime))
 	}
+	if c.MatchRetry <= 0 || c.MatchEvery < c.MatchRetry || c.MatchBudget <= 0 {
+		errs = append(errs, fmt.Errorf("%w: MatchRetry %v, MatchEvery %v and MatchBudget %v must be positive, with MatchRetry no longer than MatchEvery", ErrInvalidConfig, c.MatchRetry, c.MatchEvery, c.MatchBudget))
+	}
 	return errors.Join(errs...)
 }
 
@@ -164,7 +182,8 @@ func (c CrossBorderConfig) Validate() error {
 // private matching against its own cases, raises a task for a person on
 // every possible match (never an automatic share), and answers the
 // federation's questions about the alerts it raised (who may query, what
-// to audit). It holds no mutable state: the store serialises writes.
+// to audit). It holds no mutable state of its own beyond a wake-up for
+// KeepMatching: the store serialises writes.
 type CrossBorder struct {
 	n        *Node
 	store    AlertStore
@@ -175,6 +194,11 @@ type CrossBorder struct {
 	keys     *matchkeys.Deriver
 	lifetime time.Duration
 	log      *slog.Logger
+
+	retry, every, budget time.Duration
+	// unfinished wakes KeepMatching when an alert's matching failed on
+	// arrival; one pending wake-up is enough.
+	unfinished chan struct{}
 }
 
 // NewCrossBorder validates cfg and returns a CrossBorder.
@@ -183,7 +207,8 @@ func NewCrossBorder(cfg CrossBorderConfig) (*CrossBorder, error) {
 		return nil, err
 	}
 	c := &CrossBorder{n: cfg.Node, store: cfg.Store, signer: cfg.Signer, pub: cfg.Publisher,
-		issuer: cfg.Issuer, matcher: cfg.Matcher, keys: cfg.MatchKeys, lifetime: cfg.DefaultLifetime, log: cfg.Logger}
+		issuer: cfg.Issuer, matcher: cfg.Matcher, keys: cfg.MatchKeys, lifetime: cfg.DefaultLifetime, log: cfg.Logger,
+		retry: cfg.MatchRetry, every: cfg.MatchEvery, budget: cfg.MatchBudget, unfinished: make(chan struct{}, 1)}
 	if c.keys == nil {
 		d, err := matchkeys.New(matchkeys.DefaultConfig())
 		if err != nil {
@@ -397,8 +422,12 @@ func (c *CrossBorder) ReceiveAlert(ctx context.Context, a *v1.CrossBorderAlert, 
 	}
 	tasks, err := c.matchAndMark(ctx, a, now)
 	if err != nil {
-		// Recorded: acknowledge it; MatchPending resumes the matching.
+		// Recorded: acknowledge it; KeepMatching resumes the matching soon.
 		c.log.Warn("alert stored; matching unfinished, to be resumed", "alert", string(a.ID), "issuer", string(a.Issuer), "tasks", tasks, "err", err)
+		select {
+		case c.unfinished <- struct{}{}:
+		default:
+		}
 		return nil
 	}
 	c.log.Info("alert received", "alert", string(a.ID), "issuer", string(a.Issuer), "via", via, "tasks", tasks)
@@ -449,6 +478,51 @@ func (c *CrossBorder) MatchPending(ctx context.Context) (int, error) {
 		c.log.Info("alert matched after it was received", "alert", string(a.ID), "issuer", string(a.Issuer), "tasks", tasks)
 	}
 	return done, errors.Join(errs...)
+}
+
+// KeepMatching runs MatchPending until ctx ends: at once (matching a
+// restart cut short), then every MatchEvery, and MatchRetry after an alert
+// whose matching failed when it arrived, so a match waits seconds, not a
+// minute, for an issuer that was briefly out of reach. While rounds keep
+// failing the wait doubles, up to MatchEvery. Each round may take up to
+// MatchBudget. The node runs it for as long as it runs.
+func (c *CrossBorder) KeepMatching(ctx context.Context) {
+	retry := c.retry
+	due := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.unfinished:
+			if time.Until(due) > retry {
+				due = time.Now().Add(retry)
+				timer.Reset(retry)
+			}
+			continue
+		case <-timer.C:
+		}
+		round, cancel := context.WithTimeout(ctx, c.budget)
+		k, err := c.MatchPending(round)
+		cancel()
+		next := c.every
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			retry = min(2*retry, c.every)
+			next = retry
+			c.log.Warn("resuming private matching", "matched", k, "retry_in", retry, "err", err)
+		default:
+			retry = c.retry
+			if k > 0 {
+				c.log.Info("private matching resumed", "matched", k)
+			}
+		}
+		due = time.Now().Add(next)
+		timer.Reset(next)
+	}
 }
 
 // match runs private matching of an alert against own cases and raises a

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha512"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -136,7 +137,7 @@ func newAlertFor(c v1.CaseID) NewAlert {
 
 func TestCrossBorderConfigValidate(t *testing.T) {
 	err := CrossBorderConfig{DefaultLifetime: time.Minute}.Validate()
-	for _, want := range []string{"Node", "Store", "Signer", "DefaultLifetime"} {
+	for _, want := range []string{"Node", "Store", "Signer", "DefaultLifetime", "MatchRetry"} {
 		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate of an empty config does not name %s: %v", want, err)
 		}
@@ -258,6 +259,108 @@ func alertFrom(t *testing.T, is *fakeIssuer, id v1.ChildIdentity, now time.Time)
 		t.Fatal(err)
 	}
 	return a
+}
+
+// gateMatcher is a matcher that is down until opened; it records when it
+// was asked. It is safe for KeepMatching's goroutine and the test's.
+type gateMatcher struct {
+	mu    sync.Mutex
+	inner *fakeMatcher
+	down  bool
+	asked []time.Time
+}
+
+func (g *gateMatcher) MatchAlert(ctx context.Context, a *v1.CrossBorderAlert, cands []MatchCandidate) ([]CandidateMatch, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.asked = append(g.asked, time.Now())
+	if g.down {
+		return nil, fmt.Errorf("%w: issuer unreachable", ErrUnavailable)
+	}
+	return g.inner.MatchAlert(ctx, a, cands)
+}
+
+func (g *gateMatcher) times() []time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.asked)
+}
+
+func (g *gateMatcher) set(down bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.down = down
+}
+
+// KeepMatching matches at once on start what a restart cut short, and an
+// alert whose matching fails on arrival soon after its issuer is back, not
+// at the next regular round (an hour away here); failed rounds come no
+// sooner than the retry delay, doubling each time.
+func TestKeepMatchingResumesSoonAfterAFailure(t *testing.T) {
+	is := &fakeIssuer{}
+	f := newCrossFixture(t, is)
+	gm := &gateMatcher{inner: f.matcher, down: true}
+	cfg := DefaultCrossBorderConfig()
+	cfg.Node, cfg.Store, cfg.Signer, cfg.Matcher = f.node, f.store, f.key, gm
+	cfg.MatchRetry, cfg.MatchEvery = 10*time.Millisecond, time.Hour
+	cfg.Logger = testLogger(t)
+	cb, err := NewCrossBorder(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := f.mustCreate(t) // Dritan Hoxha, 2010-06-14, male
+	variant := v1.ChildIdentity{Names: []v1.PersonName{{Kind: v1.NameUsed, Given: "Dritan", Family: "Hoxhaj"}},
+		DateOfBirth: &v1.DateOfBirth{Date: "2010-06-14"}, Sex: v1.SexMale}
+	ctx := context.Background()
+	matched := func(a *v1.CrossBorderAlert) func() bool {
+		return func() bool {
+			held, err := f.store.ReceivedAlert(a.ID)
+			return err == nil && !held.MatchedAt.IsZero()
+		}
+	}
+	// checkGaps checks that the rounds asked after call from came no
+	// sooner than the delays given.
+	checkGaps := func(from int, delays ...time.Duration) {
+		t.Helper()
+		asked := gm.times()
+		for i, want := range delays {
+			if gap := asked[from+i+1].Sub(asked[from+i]); gap < want {
+				t.Errorf("call %d came %v after the one before, sooner than its retry delay %v", from+i+1, gap, want)
+			}
+		}
+	}
+
+	// Matching cut short before the node (re)starts.
+	first := alertFrom(t, is, variant, f.clock.Now())
+	if err := cb.ReceiveAlert(ctx, first, "gossip"); err != nil {
+		t.Fatalf("matcher down: %v, want nil (stored, matching resumes later)", err)
+	}
+	loop, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); cb.KeepMatching(loop) }()
+	defer func() { cancel(); <-stopped }()
+	// Call 0 was the arrival, call 1 the round at start; then 20, 40 ms.
+	waitFor(t, "the round at start and two retries", func() bool { return len(gm.times()) >= 4 })
+	gm.set(false)
+	waitFor(t, "the first alert matched", matched(first))
+	checkGaps(1, 20*time.Millisecond, 40*time.Millisecond)
+
+	// A failure on arrival wakes the loop, an hour before its next round.
+	gm.set(true)
+	from := len(gm.times())
+	second := alertFrom(t, is, variant, f.clock.Now())
+	if err := cb.ReceiveAlert(ctx, second, "gossip"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "two retries after the failed arrival", func() bool { return len(gm.times()) >= from+3 })
+	gm.set(false)
+	waitFor(t, "the second alert matched", matched(second))
+	checkGaps(from, 10*time.Millisecond, 20*time.Millisecond)
+
+	tasks, err := cb.Tasks(ctx, f.users[RoleSocialWorker], true, 0)
+	if err != nil || len(tasks) != 2 || tasks[0].Case != own.ID || tasks[1].Case != own.ID {
+		t.Fatalf("tasks = %+v, %v; want two, on case %s", tasks, err, own.ID)
+	}
 }
 
 func TestReceiveAlertRaisesOneTaskForAVariant(t *testing.T) {

@@ -43,14 +43,6 @@ import (
 // match keys included); match tasks outlive their alerts.
 const alertExpiryInterval = 10 * time.Minute
 
-// matchPendingInterval is how often unfinished private matching is resumed,
-// and matchPendingBudget how long one round may take (matching a national
-// alert against a very large caseload can take minutes).
-const (
-	matchPendingInterval = time.Minute
-	matchPendingBudget   = 10 * time.Minute
-)
-
 // startOptions are what a caller of startNode adds to the node's config.yaml.
 type startOptions struct {
 	// Logger receives every component's logs. Required.
@@ -488,25 +480,10 @@ func startNode(ctx context.Context, dir string, cfg nodeConfig, opts startOption
 	go func() {
 		// Private matching that could not finish when an alert arrived
 		// (its issuer unreachable, a large caseload, a restart) is
-		// resumed here, at once after start and then every interval.
+		// resumed here: at once after start, seconds after a failure,
+		// and then every minute.
 		defer n.wg.Done()
-		t := time.NewTicker(matchPendingInterval)
-		defer t.Stop()
-		for {
-			ctx, cancel := context.WithTimeout(n.ctx, matchPendingBudget)
-			k, err := n.alerts.MatchPending(ctx)
-			cancel()
-			if err != nil && n.ctx.Err() == nil {
-				log.Warn("resuming private matching", "matched", k, "err", err)
-			} else if k > 0 {
-				log.Info("private matching resumed", "matched", k)
-			}
-			select {
-			case <-n.ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
+		n.alerts.KeepMatching(n.ctx)
 	}()
 	go func() {
 		defer n.wg.Done()

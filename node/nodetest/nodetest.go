@@ -105,6 +105,8 @@ type Node struct {
 	delivered []gossip.Received
 	acks      []gossip.AckReceived
 	closeOnce sync.Once
+	stopLoops context.CancelFunc
+	loops     sync.WaitGroup
 }
 
 // Delivered returns every alert gossip handed to this node, as it arrived.
@@ -313,11 +315,16 @@ func (c *Cluster) startFederation(n *Node) {
 	cc.Node, cc.Store, cc.Signer = n.App, n.Store, n.Key
 	cc.Publisher, cc.Issuer = pub, tokens
 	cc.Matcher = wiring.Matcher{Host: n.Host, Receiver: n.Receiver}
+	cc.MatchRetry, cc.MatchEvery = 200*time.Millisecond, 2*time.Second
 	cc.Logger = log
 	n.CrossBorder, err = node.NewCrossBorder(cc)
 	if err != nil {
 		t.Fatalf("%s: crossborder: %v", n.Authority, err)
 	}
+	// As a running node does, matching that failed on arrival is resumed.
+	ctx, stop := context.WithCancel(context.Background())
+	n.stopLoops = stop
+	n.loops.Go(func() { n.CrossBorder.KeepMatching(ctx) })
 	ic := match.DefaultIssuerConfig()
 	ic.Host, ic.Keys, ic.Logger = n.MatchServed.Handlers(n.Host.Libp2p()), wiring.MatchKeys{Store: n.Store}, log
 	ic.Authorize, ic.Audit = wiring.IssuerHooks(n.Host, n.CrossBorder)
@@ -356,11 +363,16 @@ func (c *Cluster) startFederation(n *Node) {
 	pub.Bind(n.Gossip)
 }
 
-// Close stops the node in the reverse order of starting: gossip (no new
-// alert reaches the node), the match issuer and receiver, the host, then
-// the store. It is idempotent; the harness calls it at cleanup.
+// Close stops the node in the reverse order of starting: its matching
+// loop, gossip (no new alert reaches the node), the match issuer and
+// receiver, the host, then the store. It is idempotent; the harness calls
+// it at cleanup.
 func (n *Node) Close() {
 	n.closeOnce.Do(func() {
+		if n.stopLoops != nil {
+			n.stopLoops()
+			n.loops.Wait()
+		}
 		var errs []error
 		if n.Gossip != nil {
 			errs = append(errs, n.Gossip.Close())
