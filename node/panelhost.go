@@ -75,7 +75,8 @@ type PanelHostConfig struct {
 	Dir string
 	// EncryptionKey encrypts the Raft log, snapshots and the state at rest
 	// (32 bytes, kept outside Dir). DataKey seals command payloads and
-	// snapshots for a panel with a witness (nil: none).
+	// snapshots, so that a witness reads nothing; nrmnet requires it of
+	// every member (nil: none, as for a test's panel).
 	EncryptionKey []byte
 	DataKey       []byte
 	// Consensus holds the Raft settings (timeouts, snapshots, limits);

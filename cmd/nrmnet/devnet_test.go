@@ -61,6 +61,17 @@ var smallLayout = devnetLayout{
 	}},
 }
 
+// threeMemberLayout is the devnet's London region with Hackney a full third
+// member of the panel (no witness), and Lambeth.
+var threeMemberLayout = devnetLayout{
+	{"London", []devnetMember{
+		{Code: "ISL", Roles: []roster.Role{roster.RoleAuthority}, Panels: []v1.PanelID{devnetPanel}},
+		{Code: "CMD", Roles: []roster.Role{roster.RoleAuthority}, Panels: []v1.PanelID{devnetPanel}},
+		{Code: "HCK", Roles: []roster.Role{roster.RoleAuthority}, Panels: []v1.PanelID{devnetPanel}},
+		{Code: "LBH", Roles: []roster.Role{roster.RoleAuthority}},
+	}},
+}
+
 const testCasesPer = devnetCasesPerAuthority
 
 // startSmallFederation creates the small layout in a temporary directory

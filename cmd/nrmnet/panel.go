@@ -23,8 +23,9 @@ import (
 // Where a node keeps its combined panels. One directory per panel under the
 // data directory (Raft's log and snapshots in raft/, the decision state in
 // state/), and the key that encrypts them at rest in the keys directory,
-// apart from the data. A panel with a witness also has its members' shared
-// data key there.
+// apart from the data. Every panel's members also share a data key there,
+// which seals what the panel records (so a witness, which has none, reads
+// nothing, and one can be added to any panel without exposing its history).
 const (
 	panelsDirName    = "panels"
 	panelKeyFile     = "panel.key"         // 32 random bytes, this node's own
@@ -63,8 +64,8 @@ func ensurePanelKey(keysDir string) ([]byte, error) {
 	return k, f.Close()
 }
 
-// panelDataKey returns the panel's shared data key, or nil if the panel has
-// none (no witness).
+// panelDataKey returns the panel's shared data key, or nil if this node
+// holds none (a witness never does; a member must).
 func panelDataKey(keysDir string, id v1.PanelID) ([]byte, error) {
 	k, err := readKey32(filepath.Join(keysDir, fmt.Sprintf(panelDataKeyFile, id)))
 	if errors.Is(err, os.ErrNotExist) {
@@ -106,7 +107,8 @@ status, reconcile, add and remove talk to a running node's API; recover works of
 a stopped node, and is only for a panel that has lost its majority for good
 (read docs/recover-panel.md first).`,
 	}
-	cmd.AddCommand(newPanelStatusCommand(), newPanelReconcileCommand(), newPanelAddCommand(), newPanelRemoveCommand(), newPanelRecoverCommand())
+	cmd.AddCommand(newPanelStatusCommand(), newPanelReconcileCommand(), newPanelAddCommand(), newPanelRemoveCommand(),
+		newPanelRecoverCommand(), newPanelDataKeyCommand())
 	return cmd
 }
 
@@ -309,15 +311,10 @@ state, takes a snapshot and records the new membership.`,
 		Example: `  nrmnet panel recover islington-camden --peers /root/islington-camden-peers.json --dir /var/lib/nrmnet --yes`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id := v1.PanelID(args[0])
-			if !id.Valid() {
-				return fmt.Errorf("%q is not a panel ID (e.g. islington-camden)", args[0])
-			}
-			cfg, err := loadNodeConfig(dir, os.LookupEnv)
+			id, sc, err := panelOfNode(dir, args[0])
 			if err != nil {
 				return err
 			}
-			sc := cfg.storeConfig(dir)
 			peers, err := consensus.ReadPeersFile(peersFile, id)
 			if err != nil {
 				return err
@@ -364,6 +361,9 @@ func recoverPanel(cmd *cobra.Command, id v1.PanelID, self peer.ID, peers []conse
 	if err != nil {
 		return fmt.Errorf("panel data key: %w", err)
 	}
+	if dataKey == nil {
+		return missingDataKey(id, keysDir) // a witness cannot be recovered (consensus.Recover)
+	}
 	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	fc := panel.DefaultConfig()
 	fc.Panel, fc.Dir, fc.EncryptionKey, fc.Logger = id, filepath.Join(pdir, "state"), key, logger
@@ -381,4 +381,53 @@ func recoverPanel(cmd *cobra.Command, id v1.PanelID, self peer.ID, peers []conse
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Panel %s recovered on this node. Start the node, then check 'nrmnet panel status %s' on every survivor.\n", id, id)
 	return nil
+}
+
+// panelOfNode checks a PANEL argument and loads the storage settings of the
+// node in dir, for the panel commands that work on a node's own files.
+func panelOfNode(dir, arg string) (v1.PanelID, storage.Config, error) {
+	id := v1.PanelID(arg)
+	if !id.Valid() {
+		return "", storage.Config{}, fmt.Errorf("%q is not a panel ID (e.g. islington-camden)", arg)
+	}
+	cfg, err := loadNodeConfig(dir, os.LookupEnv)
+	if err != nil {
+		return "", storage.Config{}, err
+	}
+	return id, cfg.storeConfig(dir), nil
+}
+
+func newPanelDataKeyCommand() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "data-key PANEL",
+		Short: "Make a new panel's shared data key, once, on one of its members",
+		Long: `Every member of a combined panel holds the same data key, which seals what the panel
+records before it leaves the member: its witness, which has no key, keeps only
+ciphertext. Run this once, on one member, before the panel first starts; then copy
+the file it names, by the route you use for other keys, into the same place on every
+other member (never onto the witness), owner-only (0600). It refuses to replace a key
+that exists: a second key would split the panel.`,
+		Example: `  nrmnet panel data-key islington-camden --dir /var/lib/nrmnet`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, sc, err := panelOfNode(dir, args[0])
+			if err != nil {
+				return err
+			}
+			keysDir := sc.KeysDir
+			path := filepath.Join(keysDir, fmt.Sprintf(panelDataKeyFile, id))
+			if _, err := os.Stat(path); err == nil {
+				return fmt.Errorf("this node already holds panel %s's data key (%s): copy that file to the other members; "+
+					"making another would split the panel", id, path)
+			}
+			if err := createPanelDataKey(id, keysDir); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Made panel %s's data key: %s\nCopy it to the same place on every other member of the panel (not its witness), owner-only (0600).\n", id, path)
+			return nil
+		},
+	}
+	nodeDirFlag(cmd, &dir)
+	return cmd
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -78,6 +80,35 @@ func ghostPeer(t *testing.T) peer.ID {
 	return id
 }
 
+// makePanelDataKey runs 'nrmnet panel data-key' on the node in dir and
+// returns the key it made, after checking it refuses a bad panel ID and a
+// second key, and that the file is 32 bytes, owner-only.
+func makePanelDataKey(t *testing.T, dir, keysDir string) []byte {
+	t.Helper()
+	if out, err := runCLI(t, "panel", "data-key", "Not A Panel", "--dir", dir); err == nil || !strings.Contains(err.Error(), "not a panel ID") {
+		t.Fatalf("a bad panel ID: %v\n%s", err, out)
+	}
+	path := filepath.Join(keysDir, fmt.Sprintf(panelDataKeyFile, cliPanel))
+	out, err := runCLI(t, "panel", "data-key", string(cliPanel), "--dir", dir)
+	if err != nil || !strings.Contains(out, path) || !strings.Contains(out, "not its witness") {
+		t.Fatalf("data-key: %v\n%s", err, out)
+	}
+	k, err := os.ReadFile(path)
+	if err != nil || len(k) != 32 {
+		t.Fatalf("the data key file: %d bytes, %v; want 32", len(k), err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the data key file's mode: %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	if out, err := runCLI(t, "panel", "data-key", string(cliPanel), "--dir", dir); err == nil || !strings.Contains(err.Error(), "already holds") {
+		t.Fatalf("a second data key: %v\n%s", err, out)
+	}
+	if again, err := os.ReadFile(path); err != nil || !bytes.Equal(again, k) {
+		t.Fatal("the refused second data-key changed the key")
+	}
+	return k
+}
+
 // A panel of three whose two other members are gone for good has no leader;
 // `nrmnet panel recover` on the stopped survivor, with a peers file naming it
 // alone, lets it lead and record decisions again. Without --yes, or with
@@ -94,6 +125,7 @@ func TestPanelRecover(t *testing.T) {
 	if id, err := nodePeerID(sc.KeysDir); err != nil || id != self {
 		t.Fatalf("nodePeerID = %s, %v; want %s", id, err, self)
 	}
+	dataKey := makePanelDataKey(t, dir, sc.KeysDir)
 	pdir := panelDirOf(sc.DataDir, cliPanel)
 	start := func(members []consensus.Member) (*consensus.Panel, *panel.FSM) {
 		fc := panel.DefaultConfig()
@@ -105,7 +137,7 @@ func TestPanelRecover(t *testing.T) {
 		cc := consensus.DefaultConfig()
 		cc.Panel, cc.Self, cc.Members, cc.Host = cliPanel, self, members, h
 		cc.Dir, cc.EncryptionKey, cc.FSM, cc.FSMPersistsState = filepath.Join(pdir, "raft"), key, fsm, true
-		cc.Timeouts, cc.Logger = panelTimeouts(), log
+		cc.DataKey, cc.Timeouts, cc.Logger = dataKey, panelTimeouts(), log
 		p, err := consensus.New(cc)
 		if err != nil {
 			t.Fatal(err)

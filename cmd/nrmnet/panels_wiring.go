@@ -115,20 +115,10 @@ type panelState struct {
 	Lag *uint64
 }
 
-// panelWitnesses are the roster members that witness panel id.
-func panelWitnesses(r *roster.Roster, id v1.PanelID) []roster.Member {
-	var w []roster.Member
-	for _, m := range r.Members {
-		if slices.Contains(m.Panels, id) && m.HasRole(roster.RoleWitness) {
-			w = append(w, m)
-		}
-	}
-	return w
-}
-
-// startPanels starts every panel this node's roster entry lists. A member
-// of a panel with a witness must hold the panel's data key; the witness must
-// not. On error whatever started is closed again.
+// startPanels starts every panel this node's roster entry lists. Every
+// member must hold the panel's data key, so a witness (which must not) can
+// join any panel without seeing its history in the clear. On error whatever
+// started is closed again.
 func startPanels(d panelDeps) (_ *panelParts, err error) {
 	log := d.Logger.With("component", "panels")
 	pc := node.DefaultPanelsConfig()
@@ -194,9 +184,8 @@ func startPanels(d panelDeps) (_ *panelParts, err error) {
 			}
 			h, err = node.StartPanelWitness(hc)
 		} else {
-			if dataKey == nil && len(panelWitnesses(r, id)) > 0 {
-				return nil, fmt.Errorf("panel %s has a witness, so its members must hold the shared data key in %s (copy it from another member)",
-					id, filepath.Join(d.KeysDir, fmt.Sprintf(panelDataKeyFile, id)))
+			if dataKey == nil {
+				return nil, missingDataKey(id, d.KeysDir)
 			}
 			hc.DataKey = dataKey
 			h, err = node.StartPanel(ps, hc)
@@ -331,9 +320,15 @@ func (p *panelParts) Close() error {
 	return p.closeErr
 }
 
+// missingDataKey is the error of a panel member that holds no data key.
+func missingDataKey(id v1.PanelID, keysDir string) error {
+	return fmt.Errorf("panel %s: this member holds no shared data key (%s). Every member of a panel holds the same one: "+
+		"copy it from a member that has it, or, for a new panel, run 'nrmnet panel data-key %s' on one member and copy the file "+
+		"to every other member (never to the panel's witness)", id, filepath.Join(keysDir, fmt.Sprintf(panelDataKeyFile, id)), id)
+}
+
 // createPanelDataKey writes a new shared data key for panel id into each of
-// the members' keys directories (0600), for a panel with a witness. It
-// refuses to overwrite one.
+// the members' keys directories (0600). It refuses to overwrite one.
 func createPanelDataKey(id v1.PanelID, keysDirs ...string) error {
 	k := make([]byte, 32)
 	if _, err := rand.Read(k); err != nil {

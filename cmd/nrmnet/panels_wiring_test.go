@@ -173,32 +173,37 @@ func TestPanelConfigNamesEveryProblem(t *testing.T) {
 	}
 }
 
-// A witness that holds the panel's data key, and a member that lacks it,
-// are refused at start with the file named; nothing is started.
+// A witness that holds the panel's data key, and a member that lacks it
+// (of a panel with a witness or without one), are refused at start with the
+// file named; nothing is started.
 func TestPanelKeysRefusedAtStart(t *testing.T) {
 	log := testLog(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	keyFile := "panel-" + string(devnetPanel) + ".data.key"
 	for _, tc := range []struct {
-		name  string
-		spoil func(dir string) error
-		want  string
+		name   string
+		layout devnetLayout
+		spoil  func(dir string) error
+		want   string
 	}{
-		{"witness holds the key", func(dir string) error {
+		{"witness holds the key", smallLayout, func(dir string) error {
 			b, err := os.ReadFile(filepath.Join(dir, "isl", "keys", keyFile))
 			if err != nil {
 				return err
 			}
 			return os.WriteFile(filepath.Join(dir, "hck", "keys", keyFile), b, 0o600)
 		}, "witness but holds its data key"},
-		{"member lacks the key", func(dir string) error {
+		{"member lacks the key", smallLayout, func(dir string) error {
 			return os.Remove(filepath.Join(dir, "cmd", "keys", keyFile))
-		}, "must hold the shared data key"},
+		}, "holds no shared data key"},
+		{"member of a panel without a witness lacks the key", threeMemberLayout, func(dir string) error {
+			return os.Remove(filepath.Join(dir, "hck", "keys", keyFile))
+		}, "nrmnet panel data-key " + string(devnetPanel)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			m, err := createDevnet(ctx, dir, time.Now().UTC(), smallLayout, 1, log)
+			m, err := createDevnet(ctx, dir, time.Now().UTC(), tc.layout, 1, log)
 			if err != nil {
 				t.Fatal(err)
 			}

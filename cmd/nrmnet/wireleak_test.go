@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -23,7 +21,6 @@ import (
 	"nrmnet/consensus/transport"
 	"nrmnet/federation/gossip"
 	"nrmnet/federation/match"
-	"nrmnet/federation/roster"
 	"nrmnet/federation/rpc"
 	"nrmnet/node"
 	"nrmnet/node/matchkeys"
@@ -38,27 +35,15 @@ import (
 type leakConfig struct {
 	name   string
 	layout devnetLayout
-	// sealed: the panel's members hold its data key, so its commands cross
-	// sealed. Without it they cross in the clear (inside Noise/TLS), to the
-	// panel's members only.
-	sealed bool
 }
 
-// leakConfigs are the two panels startPanels accepts. The devnet's London
-// region: Islington and Camden on the panel with Hackney's node as its
-// witness, and Lambeth; a witness forces a data key. And the same region
-// with Hackney a full third member and no data key, which startPanels also
-// accepts (a panel without a witness needs none).
+// leakConfigs are the two shapes of panel: the devnet's London region,
+// Islington and Camden on the panel with Hackney's node as its witness, and
+// Lambeth; and the same region with Hackney a full third member. Every
+// member of either holds the panel's data key (startPanels requires it).
 var leakConfigs = []leakConfig{
-	{name: "devnet panel with a witness", layout: devnetLayout{devnetRegions[0]}, sealed: true},
-	{name: "three-member panel without a data key", sealed: false, layout: devnetLayout{
-		{"London", []devnetMember{
-			{Code: "ISL", Roles: []roster.Role{roster.RoleAuthority}, Panels: []v1.PanelID{devnetPanel}},
-			{Code: "CMD", Roles: []roster.Role{roster.RoleAuthority}, Panels: []v1.PanelID{devnetPanel}},
-			{Code: "HCK", Roles: []roster.Role{roster.RoleAuthority}, Panels: []v1.PanelID{devnetPanel}},
-			{Code: "LBH", Roles: []roster.Role{roster.RoleAuthority}},
-		}},
-	}},
+	{name: "devnet panel with a witness", layout: devnetLayout{devnetRegions[0]}},
+	{name: "three-member panel", layout: threeMemberLayout},
 }
 
 // The canary children's names: letters only, so that identity matching
@@ -102,14 +87,10 @@ const (
 //   - a relocation's case ID (the offer's opaque case reference): only on the
 //     relocation protocol between its origin and destination, on streams of
 //     that request (the origin needs it to match the answer to its case);
-//   - the panel's commands (the case reference, attendance, the child's
-//     views, votes, reasons): on a panel with a witness, sealed under the
-//     panel data key, so on no stream in plaintext, though CMD reads them
-//     (checked); on a panel without a data key, in the clear inside Noise/TLS
-//     on the panel's own Raft and forwarding streams between its members,
-//     who are entitled to them, and nowhere else. Never the child's identity
-//     record: the panel child's date of birth and child ID cross nowhere,
-//     and the name only inside the views text that quotes it;
+//   - nothing of the panel's commands (the case reference, attendance, the
+//     child's views, votes, reasons): they are sealed under the panel data
+//     key, with or without a witness, so on no stream in plaintext, though
+//     CMD reads them (checked);
 //   - nothing else, anywhere: no canary child's name, date of birth, child
 //     ID, case ID or identity key on gossip, acknowledgements, digests,
 //     match queries, heartbeats or identify.
@@ -117,8 +98,7 @@ const (
 // So that the test cannot pass by capturing nothing, it requires every
 // protocol of the scenario on the tap, the accepted case on its own stream,
 // the rejected offer's case reference on its stream, the alert's ID on
-// pubsub and digest streams, heartbeats received and, without a data key,
-// the panel's commands on its streams.
+// pubsub and digest streams, and heartbeats received.
 func TestWireLeakFullScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs four nodes through a whole scenario, twice")
@@ -136,14 +116,6 @@ func wireLeakScenario(t *testing.T, lc leakConfig) {
 	m, err := createDevnet(ctx, dir, time.Now().UTC(), lc.layout, 3, log)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if !lc.sealed {
-		for _, ref := range m.Nodes {
-			err := os.Remove(filepath.Join(dir, ref.Dir, "keys", fmt.Sprintf(panelDataKeyFile, devnetPanel)))
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				t.Fatal(err)
-			}
-		}
 	}
 	tap := &wiretap{}
 	opts := leakStartOptions(log, tap)
@@ -300,16 +272,8 @@ func wireLeakScenario(t *testing.T, lc leakConfig) {
 		}
 	}
 	// The panel's content (its commands: case reference, attendance, the
-	// child's views, votes, reasons) may cross only sealed, or, on a panel
-	// without a data key, on its own Raft and forwarding streams between
-	// its members, who are entitled to it.
+	// child's views, votes, reasons) crosses only sealed: on no stream.
 	var panelContent func(capturedStream) bool
-	if !lc.sealed {
-		members := panelMembers(lc.layout, devnetPanel, peerOf)
-		panelContent = func(s capturedStream) bool {
-			return (s.Proto() == raftProto || s.Proto() == forwardProto) && members[s.Local] && members[s.Remote]
-		}
-	}
 	var needles []leakNeedle
 	for _, c := range canaries.all {
 		var personal, ref func(capturedStream) bool // nil: on no stream
@@ -332,9 +296,6 @@ func wireLeakScenario(t *testing.T, lc leakConfig) {
 		leakNeedle{what: "an identity key (its domain string)", b: []byte("nrmnet/matchkey/v1")},
 	)
 	found := searchCapture(t, streams, needles, codeOf)
-	if !lc.sealed && found["the panel's record of the child's views"] == 0 {
-		t.Error("the panel has no data key, yet the child's views are on no panel stream: the tap missed the panel's traffic")
-	}
 
 	// The positive controls: the accepted case did cross, on its own stream,
 	// so the tap saw relocation plaintext; and the rejected offer crossed
@@ -350,12 +311,7 @@ func wireLeakScenario(t *testing.T, lc leakConfig) {
 	t.Logf("allowed crossings: the accepted case (ISL to CMD, request %s) on %d stream ends of its own, all opened after acceptance; "+
 		"the rejected offer's case reference on %d stream ends of its request",
 		acceptedReq, found[accepted.label+": name"], found[rejected.label+": case ID"])
-	if lc.sealed {
-		t.Log("the panel's commands (case reference, the child's views) reached CMD sealed: on no stream in plaintext")
-	} else {
-		t.Logf("the panel's commands crossed unsealed between its members: the child's views on %d, the case reference on %d stream ends of its Raft and forwarding protocols",
-			found["the panel's record of the child's views"], found[panelChild.label+": case ID"])
-	}
+	t.Log("the panel's commands (case reference, the child's views) reached CMD sealed: on no stream in plaintext")
 }
 
 // leakCanary is one canary case as stored at its node.
@@ -623,19 +579,6 @@ func (cd *canaryDraw) alertChild(t *testing.T, d *matchkeys.Deriver, issuer auth
 	}
 	t.Fatal("no canary child with a matching variant in 500 draws")
 	return nil, v1.ChildIdentity{}
-}
-
-// panelMembers are the peers of layout's members that sit on panel id.
-func panelMembers(layout devnetLayout, id v1.PanelID, peerOf map[authority.Code]peer.ID) map[peer.ID]bool {
-	out := map[peer.ID]bool{}
-	for _, r := range layout {
-		for _, m := range r.Members {
-			if slices.Contains(m.Panels, id) {
-				out[peerOf[m.Code]] = true
-			}
-		}
-	}
-	return out
 }
 
 // acked reports whether n recorded from's acknowledgement of its alert id.

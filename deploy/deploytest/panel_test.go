@@ -1,9 +1,9 @@
 package deploytest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -62,12 +62,15 @@ func (c *composeRegion) panelSurvivesLeaderKill(ctx context.Context, workers map
 		}
 	}
 	admin := func(n region.Node) string { return n.AdminToken }
-	// A panel without a witness runs without a shared data key.
+	// A panel without a witness seals its commands all the same: its
+	// members hold one shared data key.
+	var shared []byte
 	for _, n := range members {
-		key := filepath.Join(n.KeysDir, "panel-"+string(region.TriBorough)+".data.key")
-		if _, err := os.Stat(key); !errors.Is(err, os.ErrNotExist) {
-			c.t.Fatalf("%s: want no shared panel data key for a panel without a witness, stat says %v", key, err)
+		key, err := os.ReadFile(filepath.Join(n.KeysDir, "panel-"+string(region.TriBorough)+".data.key"))
+		if err != nil || len(key) != 32 || (shared != nil && !bytes.Equal(key, shared)) {
+			c.t.Fatalf("%s: want the panel's shared 32-byte data key, got %d bytes, %v", n.Code, len(key), err)
 		}
+		shared = key
 	}
 
 	leader := c.waitPanelLeader(ctx, members, admin)

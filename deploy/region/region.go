@@ -91,8 +91,9 @@ type Config struct {
 // Chelsea, and Westminster, the three boroughs that have long shared
 // children's services.
 //
-// The panel has no witness, so its members need no shared data key
-// (keys/panel-<P>.data.key): Prepare writes none, and each member makes
+// The panel has no witness; its members share a data key all the same
+// (keys/panel-<P>.data.key), which Prepare makes on the first member with
+// 'nrmnet panel data-key' and copies to the others. Each member also makes
 // its own panel storage key in its keys directory when it first starts,
 // which is why the keys mount is writable.
 const TriBorough v1.PanelID = "tri-borough"
@@ -232,9 +233,9 @@ func Prepare(ctx context.Context, cfg Config) (*Prepared, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, anchorsDir), 0o700); err != nil {
 		return nil, err
 	}
-	run := func(args ...string) ([]byte, error) {
+	runEnv := func(env []string, args ...string) ([]byte, error) {
 		cmd := exec.CommandContext(ctx, cfg.Binary, args...)
-		cmd.Env = append(os.Environ(), "NRMNET_DIR=")
+		cmd.Env = append(append(os.Environ(), "NRMNET_DIR="), env...)
 		var out, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &stderr
 		if err := cmd.Run(); err != nil {
@@ -242,6 +243,7 @@ func Prepare(ctx context.Context, cfg Config) (*Prepared, error) {
 		}
 		return out.Bytes(), nil
 	}
+	run := func(args ...string) ([]byte, error) { return runEnv(nil, args...) }
 	p := &Prepared{Region: cfg.Region, Roster: filepath.Join(cfg.Dir, RosterFile)}
 
 	for _, m := range cfg.Members {
@@ -250,6 +252,10 @@ func Prepare(ctx context.Context, cfg Config) (*Prepared, error) {
 			return nil, err
 		}
 		p.Nodes = append(p.Nodes, n)
+	}
+
+	if err := sharePanelDataKeys(cfg.Members, p.Nodes, runEnv); err != nil {
+		return nil, err
 	}
 
 	var anchorKeys []string
@@ -334,6 +340,59 @@ func initNode(dir string, m Member, run func(...string) ([]byte, error)) (Node, 
 		return Node{}, fmt.Errorf("%s: %w", m.Code, err)
 	}
 	return n, nil
+}
+
+// sharePanelDataKeys gives every panel's members (not its witness) the
+// panel's shared data key, as an operator would: 'nrmnet panel data-key' on
+// the panel's first member, then the file copied, owner-only, to the others.
+func sharePanelDataKeys(members []Member, nodes []Node, runEnv func(env []string, args ...string) ([]byte, error)) error {
+	holders := map[v1.PanelID][]Node{}
+	var panels []v1.PanelID
+	for i, m := range members {
+		if slices.Contains(m.Roles, roster.RoleWitness) {
+			continue
+		}
+		for _, id := range m.Panels {
+			if _, ok := holders[id]; !ok {
+				panels = append(panels, id)
+			}
+			holders[id] = append(holders[id], nodes[i])
+		}
+	}
+	for _, id := range panels {
+		first, name := holders[id][0], "panel-"+string(id)+".data.key"
+		// The keys are already out of the node directory: say where.
+		if _, err := runEnv([]string{"NRMNET_KEYS_DIR=" + first.KeysDir}, "panel", "data-key", string(id), "--dir", first.NodeDir); err != nil {
+			return err
+		}
+		key, err := os.ReadFile(filepath.Join(first.KeysDir, name))
+		if err != nil {
+			return fmt.Errorf("panel %s: %w", id, err)
+		}
+		for _, n := range holders[id][1:] {
+			if err := writeNew(filepath.Join(n.KeysDir, name), key); err != nil {
+				return fmt.Errorf("panel %s: %s: %w", id, n.Code, err)
+			}
+		}
+	}
+	return nil
+}
+
+// writeNew writes b to a new owner-only file at path, synced.
+func writeNew(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // firstToken finds the token init prints on the line after "Token, shown
