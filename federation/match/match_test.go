@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -190,6 +192,91 @@ func TestRateLimit(t *testing.T) {
 	}
 	if refused != 2 {
 		t.Fatalf("audited %d rate-limited queries, want 2: %+v", refused, audit.all())
+	}
+}
+
+// A caseload with more keys than one window's allowance is matched in
+// full over several windows: each Match asks only what earlier ones did not
+// get answered, asks nothing while the issuer's limit lasts, and asks every
+// candidate's strongest key first, so the child's is answered in the first
+// window although its candidate comes last.
+func TestMatchResumesAcrossRateLimitWindows(t *testing.T) {
+	issuerHost, h := newHost(t), newHost(t)
+	connect(t, h, issuerHost)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	audit := &auditLog{}
+	is := newIssuer(t, issuerHost, match.NewMemoryKeyStore(), audit, func(c *match.IssuerConfig) {
+		c.MaxElementsPerRequest, c.PeerElementsPerWindow, c.AlertElementsPerWindow = 4, 8, 64
+		c.Now = clock
+	})
+	alertID := v1.NewID()
+	tokens, err := is.IssueTokens(alertID, now.Add(24*time.Hour), childKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alert := alertWith(alertID, tokens)
+	alert.ExpiresAt = now.Add(24 * time.Hour)
+	cfg := match.DefaultReceiverConfig()
+	cfg.Host, cfg.Logger, cfg.MaxElementsPerRequest, cfg.Now = h, testLogger(t), 4, clock
+	r, err := match.NewReceiver(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+
+	// 20 distinct keys: four candidates of four weak keys each, then the
+	// child's candidate, whose strongest key is the child's.
+	var cands []match.Candidate
+	for i := range 4 {
+		cands = append(cands, match.Candidate{Case: v1.NewID(), Keys: keys(
+			fmt.Sprintf("c%d/1", i), fmt.Sprintf("c%d/2", i), fmt.Sprintf("c%d/3", i), fmt.Sprintf("c%d/4", i))})
+	}
+	child := v1.NewID()
+	cands = append(cands, match.Candidate{Case: child, Keys: [][]byte{childKeys[0], []byte("x/2"), []byte("x/3"), []byte("x/4")}})
+	evaluated := func() (n, requests int) {
+		for _, q := range audit.all() {
+			if q.Status == match.StatusOK {
+				n += q.Elements
+				requests++
+			}
+		}
+		return n, requests
+	}
+	check := func(step string, wantLimited bool, wantEvaluated int) {
+		t.Helper()
+		got, err := r.Match(ctxFor(t), issuerHost.ID(), alert, cands)
+		var rl *match.RateLimitError
+		if limited := errors.As(err, &rl); limited != wantLimited || (!limited && err != nil) {
+			t.Fatalf("%s: err %v, want rate-limited %v", step, err, wantLimited)
+		}
+		if len(got) != 1 || got[0].Case != child || !slices.Equal(got[0].Keys, []int{0}) {
+			t.Fatalf("%s: matches %+v, want the child's case on its key 0", step, got)
+		}
+		if n, _ := evaluated(); n != wantEvaluated {
+			t.Fatalf("%s: the issuer has evaluated %d elements in all, want %d", step, n, wantEvaluated)
+		}
+	}
+	check("first window", true, 8)
+	before := len(audit.all())
+	check("the same window again", true, 8)
+	if len(audit.all()) != before {
+		t.Fatal("the receiver asked the issuer again while its limit lasted")
+	}
+	if r.InProgress() != 1 {
+		t.Fatalf("in progress: %d alerts, want 1", r.InProgress())
+	}
+	advance(time.Hour)
+	check("second window", true, 16)
+	advance(time.Hour)
+	check("third window", false, 20)
+	if r.InProgress() != 0 {
+		t.Fatalf("in progress after the query completed: %d alerts, want 0", r.InProgress())
+	}
+	if _, requests := evaluated(); requests != 5 {
+		t.Errorf("%d evaluated requests, want 5 (4 + 4, 4 + 4, 4)", requests)
 	}
 }
 

@@ -2,9 +2,11 @@ package match
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +33,9 @@ type ReceiverConfig struct {
 	// MaxElementsPerRequest splits a query into requests of at most this
 	// many elements; at most the issuers' own limit.
 	MaxElementsPerRequest int
+	// Now is the clock (when an issuer's rate limit ends, when an alert's
+	// progress is forgotten); time.Now when nil.
+	Now func() time.Time
 	// Logger; slog.Default() when nil. It never receives a key or element.
 	Logger *slog.Logger
 }
@@ -72,24 +77,53 @@ type Match struct {
 	Keys []int
 }
 
-// Receiver asks issuers about this node's candidate cases.
+// Receiver asks issuers about this node's candidate cases. It remembers,
+// per alert, the answer for every key the issuer evaluated, so that a query
+// cut short (the issuer's rate limit, a lost connection, a deadline)
+// resumes where it stopped instead of spending the next allowance on the
+// same keys: without that, a caseload with more keys than one window's
+// allowance would never be matched in full.
 type Receiver struct {
 	cfg ReceiverConfig
 	log *slog.Logger
+	now func() time.Time
 
 	mu       sync.Mutex
 	closed   bool
 	inFlight sync.WaitGroup
+	progress map[v1.ID]*progress
 }
+
+// progress is what the receiver has learned of one alert's query so far.
+type progress struct {
+	forget time.Time          // the alert's expiry: dropped after it
+	hits   map[keyDigest]bool // per key evaluated: whether it met a token
+	wait   time.Time          // the issuer's rate limit: not asked before
+}
+
+// keyDigest stands for an identity key in progress (32 bytes, whatever the
+// key's length).
+type keyDigest [sha256.Size]byte
+
+// Bounds of what the receiver remembers: alerts part-way through (the
+// earliest to expire is forgotten first; it starts again if asked), and how
+// long an alert with no expiry is kept.
+const (
+	maxProgressAlerts = 64
+	progressTTL       = 24 * time.Hour
+)
 
 // NewReceiver validates cfg and returns a Receiver.
 func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Receiver{cfg: cfg, log: cfg.Logger}
+	r := &Receiver{cfg: cfg, log: cfg.Logger, now: cfg.Now, progress: map[v1.ID]*progress{}}
 	if r.log == nil {
 		r.log = slog.Default()
+	}
+	if r.now == nil {
+		r.now = time.Now
 	}
 	return r, nil
 }
@@ -106,10 +140,14 @@ func (r *Receiver) Close() error {
 // Match asks issuer, the peer of the authority that issued alert, to
 // evaluate its OPRF on the blinded keys of cands, and returns the candidates
 // whose keys meet one of the alert's tokens. Keys shared by several
-// candidates are asked about once. Requests go out in batches of
-// MaxElementsPerRequest; if one fails (a refusal comes back as the error for
-// its Status, e.g. ErrRateLimited), Match returns the matches found so far
-// with the error.
+// candidates are asked about once, and keys already answered for this alert
+// (by an earlier Match cut short) are not asked again. Every candidate's
+// strongest key goes before anyone's second, so a match is likely found
+// early. Requests go out in batches of MaxElementsPerRequest; if one fails
+// (a refusal comes back as the error for its Status, e.g. ErrRateLimited),
+// Match returns the matches found so far with the error. After a rate
+// limit it does not ask the issuer about the alert again until the limit
+// ends: it returns what it knows with a *RateLimitError.
 func (r *Receiver) Match(ctx context.Context, issuer peer.ID, alert *v1.CrossBorderAlert, cands []Candidate) ([]Match, error) {
 	r.mu.Lock()
 	if r.closed {
@@ -124,10 +162,12 @@ func (r *Receiver) Match(ctx context.Context, issuer peer.ID, alert *v1.CrossBor
 	if err != nil {
 		return nil, err
 	}
-	// Distinct keys, and which candidates' keys each one is.
+	// Distinct keys, and which candidates' keys each one is; each key's
+	// rank is its lowest index in a candidate's keys (0: strongest).
 	type owner struct{ cand, key int }
 	var inputs [][]byte
 	owners := map[string][]owner{}
+	rank := map[string]int{}
 	for ci, c := range cands {
 		if !c.Case.Valid() {
 			return nil, fmt.Errorf("%w: candidate %d has case ID %q", ErrBadKey, ci, c.Case)
@@ -138,33 +178,141 @@ func (r *Receiver) Match(ctx context.Context, issuer peer.ID, alert *v1.CrossBor
 		for ki, k := range c.Keys {
 			if _, seen := owners[string(k)]; !seen {
 				inputs = append(inputs, k)
+				rank[string(k)] = ki
 			}
 			owners[string(k)] = append(owners[string(k)], owner{ci, ki})
+			rank[string(k)] = min(rank[string(k)], ki)
 		}
 	}
+	slices.SortStableFunc(inputs, func(a, b []byte) int { return rank[string(a)] - rank[string(b)] })
 
 	hits := map[int][]int{}
 	var order []int
-	for start := 0; start < len(inputs); start += r.cfg.MaxElementsPerRequest {
-		batch := inputs[start:min(start+r.cfg.MaxElementsPerRequest, len(inputs))]
-		outs, err := r.evaluate(ctx, issuer, alert.ID, batch)
-		if err != nil {
-			err = fmt.Errorf("asking %s about alert %s (keys %d to %d of %d): %w", issuer, alert.ID, start, start+len(batch), len(inputs), err)
-			return collect(cands, hits, order), err
-		}
-		for i, out := range outs {
-			if !tokens[string(out)] {
-				continue
+	hit := func(k []byte) {
+		for _, o := range owners[string(k)] {
+			if _, ok := hits[o.cand]; !ok {
+				order = append(order, o.cand)
 			}
-			for _, o := range owners[string(batch[i])] {
-				if _, ok := hits[o.cand]; !ok {
-					order = append(order, o.cand)
-				}
-				hits[o.cand] = append(hits[o.cand], o.key)
-			}
+			hits[o.cand] = append(hits[o.cand], o.key)
 		}
 	}
+	known, wait := r.known(alert, inputs)
+	var ask [][]byte
+	for _, k := range inputs {
+		met, ok := known[digestOf(k)]
+		switch {
+		case !ok:
+			ask = append(ask, k)
+		case met:
+			hit(k)
+		}
+	}
+	if len(ask) > 0 && wait > 0 {
+		err := &RateLimitError{RetryAfter: wait, err: fmt.Errorf("issuer %s asked to wait %s before more queries about alert %s (%d of %d keys answered): %w",
+			issuer, wait.Round(time.Second), alert.ID, len(inputs)-len(ask), len(inputs), ErrRateLimited)}
+		return collect(cands, hits, order), err
+	}
+	for start := 0; start < len(ask); start += r.cfg.MaxElementsPerRequest {
+		batch := ask[start:min(start+r.cfg.MaxElementsPerRequest, len(ask))]
+		outs, err := r.evaluate(ctx, issuer, alert.ID, batch)
+		if err != nil {
+			var rl *RateLimitError
+			if errors.As(err, &rl) {
+				r.learn(alert, nil, nil, rl.RetryAfter)
+			}
+			err = fmt.Errorf("asking %s about alert %s (keys %d to %d of %d still to ask, %d answered before): %w",
+				issuer, alert.ID, start, start+len(batch), len(ask), len(inputs)-len(ask), err)
+			return collect(cands, hits, order), err
+		}
+		met := make([]bool, len(batch))
+		for i, out := range outs {
+			if met[i] = tokens[string(out)]; met[i] {
+				hit(batch[i])
+			}
+		}
+		r.learn(alert, batch, met, 0)
+	}
+	r.forget(alert.ID)
 	return collect(cands, hits, order), nil
+}
+
+func digestOf(k []byte) keyDigest { return sha256.Sum256(k) }
+
+// known returns what the receiver learned earlier of alert's answers for
+// keys, and how long the issuer asked it to wait, if it still must.
+func (r *Receiver) known(alert *v1.CrossBorderAlert, keys [][]byte) (map[keyDigest]bool, time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.progress[alert.ID]
+	if p == nil {
+		return nil, 0
+	}
+	out := map[keyDigest]bool{}
+	for _, k := range keys {
+		d := digestOf(k)
+		if met, ok := p.hits[d]; ok {
+			out[d] = met
+		}
+	}
+	return out, max(p.wait.Sub(r.now()), 0)
+}
+
+// learn records the issuer's answers for keys (met[i]: keys[i] met a
+// token), or a rate limit that ends after wait.
+func (r *Receiver) learn(alert *v1.CrossBorderAlert, keys [][]byte, met []bool, wait time.Duration) {
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.progress[alert.ID]
+	if p == nil {
+		forget := alert.ExpiresAt
+		if forget.IsZero() || forget.After(now.Add(v1.MaxAlertLifetime)) {
+			forget = now.Add(progressTTL)
+		}
+		r.makeRoom(now)
+		p = &progress{forget: forget, hits: map[keyDigest]bool{}}
+		r.progress[alert.ID] = p
+	}
+	for i, k := range keys {
+		p.hits[digestOf(k)] = met[i]
+	}
+	if wait > 0 {
+		p.wait = now.Add(wait)
+	}
+}
+
+// makeRoom drops expired progress and, at the bound, the alert that
+// expires first (r.mu held).
+func (r *Receiver) makeRoom(now time.Time) {
+	for id, p := range r.progress {
+		if !now.Before(p.forget) {
+			delete(r.progress, id)
+		}
+	}
+	for len(r.progress) >= maxProgressAlerts {
+		var first v1.ID
+		for id, p := range r.progress {
+			if first == "" || p.forget.Before(r.progress[first].forget) {
+				first = id
+			}
+		}
+		delete(r.progress, first)
+	}
+}
+
+// forget drops an alert's progress once its query is complete.
+func (r *Receiver) forget(id v1.ID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.progress, id)
+}
+
+// InProgress reports how many alerts the receiver holds answers for, part-way
+// through their query.
+func (r *Receiver) InProgress() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.progress)
 }
 
 func collect(cands []Candidate, hits map[int][]int, order []int) []Match {
