@@ -92,6 +92,13 @@ type AlertMatcher interface {
 	MatchAlert(ctx context.Context, alert *v1.CrossBorderAlert, cands []MatchCandidate) ([]CandidateMatch, error)
 }
 
+// AlertMatchWaiter is what an AlertMatcher may add: how long an alert's
+// issuer asked this node to wait (its rate limit) before asking again.
+// MatchPending skips such an alert until then, without reading a case.
+type AlertMatchWaiter interface {
+	MatchWait(alert v1.ID) time.Duration
+}
+
 // MatchCandidate is one of this authority's cases, narrowed to an alert's
 // age band and sex, with its child's identity keys (personal data: they
 // leave the node only blinded).
@@ -451,7 +458,9 @@ func (c *CrossBorder) matchAndMark(ctx context.Context, a *v1.CrossBorderAlert, 
 // they arrived, or was cut short by a restart. The node calls it
 // periodically with a generous deadline; it returns how many alerts it
 // finished, and the errors of those it could not (they are tried again
-// next time, until they expire).
+// next time, until they expire). An alert whose issuer asked this node to
+// wait (AlertMatchWaiter) is left for a later round, without an error and
+// without reading a case.
 func (c *CrossBorder) MatchPending(ctx context.Context) (int, error) {
 	live, err := c.store.LiveReceivedAlerts(c.n.now().UTC(), storage.MaxListLimit)
 	if err != nil {
@@ -466,6 +475,12 @@ func (c *CrossBorder) MatchPending(ctx context.Context) (int, error) {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)
 			break
+		}
+		if w, ok := c.matcher.(AlertMatchWaiter); ok {
+			if wait := w.MatchWait(r.Alert.ID); wait > 0 {
+				c.log.Debug("private matching waits for the issuer's rate limit", "alert", string(r.Alert.ID), "issuer", string(r.Alert.Issuer), "wait", wait.Round(time.Second))
+				continue
+			}
 		}
 		a := r.Alert
 		// Ages are judged as at arrival, as they would have been then.

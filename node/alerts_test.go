@@ -261,6 +261,27 @@ func alertFrom(t *testing.T, is *fakeIssuer, id v1.ChildIdentity, now time.Time)
 	return a
 }
 
+// hoxhaj is the fixture's own child (Dritan Hoxha, 2010-06-14, male) as
+// another authority recorded him: "Dritan Hoxhaj".
+func hoxhaj() v1.ChildIdentity {
+	return v1.ChildIdentity{Names: []v1.PersonName{{Kind: v1.NameUsed, Given: "Dritan", Family: "Hoxhaj"}},
+		DateOfBirth: &v1.DateOfBirth{Date: "2010-06-14"}, Sex: v1.SexMale}
+}
+
+// crossBorderWith returns a CrossBorder on f's node and store with matcher
+// m, retrying after 10 ms and otherwise matching every hour.
+func (f *crossFixture) crossBorderWith(t *testing.T, m AlertMatcher) *CrossBorder {
+	t.Helper()
+	cfg := DefaultCrossBorderConfig()
+	cfg.Node, cfg.Store, cfg.Signer, cfg.Matcher = f.node, f.store, f.key, m
+	cfg.MatchRetry, cfg.MatchEvery, cfg.Logger = 10*time.Millisecond, time.Hour, testLogger(t)
+	cb, err := NewCrossBorder(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cb
+}
+
 // gateMatcher is a matcher that is down until opened; it records when it
 // was asked. It is safe for KeepMatching's goroutine and the test's.
 type gateMatcher struct {
@@ -300,17 +321,9 @@ func TestKeepMatchingResumesSoonAfterAFailure(t *testing.T) {
 	is := &fakeIssuer{}
 	f := newCrossFixture(t, is)
 	gm := &gateMatcher{inner: f.matcher, down: true}
-	cfg := DefaultCrossBorderConfig()
-	cfg.Node, cfg.Store, cfg.Signer, cfg.Matcher = f.node, f.store, f.key, gm
-	cfg.MatchRetry, cfg.MatchEvery = 10*time.Millisecond, time.Hour
-	cfg.Logger = testLogger(t)
-	cb, err := NewCrossBorder(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cb := f.crossBorderWith(t, gm)
 	own := f.mustCreate(t) // Dritan Hoxha, 2010-06-14, male
-	variant := v1.ChildIdentity{Names: []v1.PersonName{{Kind: v1.NameUsed, Given: "Dritan", Family: "Hoxhaj"}},
-		DateOfBirth: &v1.DateOfBirth{Date: "2010-06-14"}, Sex: v1.SexMale}
+	variant := hoxhaj()
 	ctx := context.Background()
 	matched := func(a *v1.CrossBorderAlert) func() bool {
 		return func() bool {
@@ -363,6 +376,55 @@ func TestKeepMatchingResumesSoonAfterAFailure(t *testing.T) {
 	}
 }
 
+// waitingMatcher is a gateMatcher whose issuer may ask the node to wait.
+type waitingMatcher struct {
+	gateMatcher
+	wait time.Duration
+}
+
+func (w *waitingMatcher) MatchWait(v1.ID) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.wait
+}
+
+// While the issuer's rate limit lasts, MatchPending neither asks it nor
+// reads (and audits) a case for the alert; afterwards it matches it.
+func TestMatchPendingSkipsAnAlertWhileItsIssuerAsksToWait(t *testing.T) {
+	is := &fakeIssuer{}
+	f := newCrossFixture(t, is)
+	wm := &waitingMatcher{gateMatcher: gateMatcher{inner: f.matcher, down: true}}
+	cb := f.crossBorderWith(t, wm)
+	own := f.mustCreate(t) // Dritan Hoxha, 2010-06-14, male
+	a := alertFrom(t, is, hoxhaj(), f.clock.Now())
+	ctx := context.Background()
+	if err := cb.ReceiveAlert(ctx, a, "gossip"); err != nil {
+		t.Fatal(err)
+	}
+	wm.set(false)
+	wm.mu.Lock()
+	wm.wait = time.Hour
+	wm.mu.Unlock()
+	asked, audited := len(wm.times()), f.auditSize(t)
+	if n, err := cb.MatchPending(ctx); n != 0 || err != nil {
+		t.Fatalf("MatchPending while the issuer asks to wait = %d, %v; want 0, nil", n, err)
+	}
+	if len(wm.times()) != asked || f.auditSize(t) != audited {
+		t.Fatalf("while waiting: the matcher was asked %d times more and %d audit entries were written; want none",
+			len(wm.times())-asked, f.auditSize(t)-audited)
+	}
+	wm.mu.Lock()
+	wm.wait = 0
+	wm.mu.Unlock()
+	if n, err := cb.MatchPending(ctx); n != 1 || err != nil {
+		t.Fatalf("MatchPending after the wait = %d, %v; want the alert matched", n, err)
+	}
+	tasks, err := cb.Tasks(ctx, f.users[RoleSocialWorker], true, 0)
+	if err != nil || len(tasks) != 1 || tasks[0].Case != own.ID {
+		t.Fatalf("tasks = %+v, %v; want one, on case %s", tasks, err, own.ID)
+	}
+}
+
 func TestReceiveAlertRaisesOneTaskForAVariant(t *testing.T) {
 	is := &fakeIssuer{}
 	f := newCrossFixture(t, is)
@@ -373,10 +435,8 @@ func TestReceiveAlertRaisesOneTaskForAVariant(t *testing.T) {
 	if _, err := f.node.CreateReferral(ctx, f.users[RoleSocialWorker], other); err != nil {
 		t.Fatal(err)
 	}
-	// The issuer recorded the child as "Dritan Hoxhaj", day and month swapped.
-	variant := v1.ChildIdentity{Names: []v1.PersonName{{Kind: v1.NameUsed, Given: "Dritan", Family: "Hoxhaj"}},
-		DateOfBirth: &v1.DateOfBirth{Date: "2010-06-14"}, Sex: v1.SexMale}
-	a := alertFrom(t, is, variant, f.clock.Now())
+	// The issuer recorded the child as "Dritan Hoxhaj".
+	a := alertFrom(t, is, hoxhaj(), f.clock.Now())
 
 	f.matcher.fail = errors.New("issuer unreachable")
 	// Recorded, so acknowledged, even though matching could not finish.

@@ -260,6 +260,9 @@ func TestMatchResumesAcrossRateLimitWindows(t *testing.T) {
 		}
 	}
 	check("first window", true, 8)
+	if w := r.Waiting(alertID); w <= 0 || w > time.Hour {
+		t.Fatalf("Waiting after the limit = %v, want up to an hour", w)
+	}
 	before := len(audit.all())
 	check("the same window again", true, 8)
 	if len(audit.all()) != before {
@@ -272,6 +275,9 @@ func TestMatchResumesAcrossRateLimitWindows(t *testing.T) {
 	check("second window", true, 16)
 	advance(time.Hour)
 	check("third window", false, 20)
+	if w := r.Waiting(alertID); w != 0 {
+		t.Fatalf("Waiting after the query completed = %v, want 0", w)
+	}
 	if r.InProgress() != 0 {
 		t.Fatalf("in progress after the query completed: %d alerts, want 0", r.InProgress())
 	}

@@ -307,6 +307,17 @@ func (r *Receiver) forget(id v1.ID) {
 	delete(r.progress, id)
 }
 
+// Waiting reports how long the issuer of alert asked this receiver to wait
+// before asking about it again (0: it may ask now).
+func (r *Receiver) Waiting(alert v1.ID) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p := r.progress[alert]; p != nil {
+		return max(p.wait.Sub(r.now()), 0)
+	}
+	return 0
+}
+
 // InProgress reports how many alerts the receiver holds answers for, part-way
 // through their query.
 func (r *Receiver) InProgress() int {

@@ -134,6 +134,10 @@ type Matcher struct {
 	Receiver *match.Receiver
 }
 
+// MatchWait says how long the alert's issuer asked this node to wait
+// before asking about it again (node.AlertMatchWaiter).
+func (m Matcher) MatchWait(alert v1.ID) time.Duration { return m.Receiver.Waiting(alert) }
+
 func (m Matcher) MatchAlert(ctx context.Context, a *v1.CrossBorderAlert, cands []node.MatchCandidate) ([]node.CandidateMatch, error) {
 	// The issuer may be of another region (a national alert): any roster
 	// held will do.
