@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/cloudflare/circl/group"
 	"github.com/cloudflare/circl/oprf"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -360,12 +362,11 @@ func alertTokens(a *v1.CrossBorderAlert) (map[string]bool, error) {
 
 // evaluate runs one request: blind, send, read, finalise.
 func (r *Receiver) evaluate(ctx context.Context, issuer peer.ID, alert v1.ID, inputs [][]byte) ([][]byte, error) {
-	client := oprf.NewClient(suite)
-	fin, req, err := client.Blind(inputs)
+	parts, blindedElems, err := blindParts(inputs, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return nil, fmt.Errorf("blinding: %w", err)
 	}
-	elems, err := encodeElements(req.Elements)
+	elems, err := encodeElements(blindedElems)
 	if err != nil {
 		return nil, fmt.Errorf("encoding blinded elements: %w", err)
 	}
@@ -413,11 +414,79 @@ func (r *Receiver) evaluate(ctx context.Context, issuer peer.ID, alert v1.ID, in
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadResponse, err)
 	}
-	outs, err := client.Finalize(fin, &oprf.Evaluation{Elements: evaluated})
+	outs, err := finalizeParts(parts, evaluated)
 	if err != nil {
 		return nil, fmt.Errorf("%w: finalising: %w", ErrBadResponse, err)
 	}
 	return outs, nil
+}
+
+// minPart is the fewest keys worth a goroutine of their own when blinding
+// and finalising (each key costs about half a millisecond of group
+// arithmetic, so a goroutine's own cost is negligible above it).
+const minPart = 16
+
+// blindPart is a run of a request's keys, blinded together.
+type blindPart struct {
+	fin *oprf.FinalizeData
+	n   int
+}
+
+// blindParts blinds inputs in parts, at most workers (one per CPU) and
+// none under minPart keys, at once; it returns the parts and every blinded element,
+// in the order of inputs. Base-mode OPRF (no proof) evaluates element by
+// element, so one request may carry the parts' elements together and
+// finalizeParts split the answer again.
+func blindParts(inputs [][]byte, workers int) ([]blindPart, []group.Element, error) {
+	n := max(1, min(workers, len(inputs)/minPart))
+	parts := make([]blindPart, n)
+	elems := make([][]group.Element, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		lo, hi := i*len(inputs)/n, (i+1)*len(inputs)/n
+		wg.Go(func() {
+			fin, req, err := oprf.NewClient(suite).Blind(inputs[lo:hi])
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			parts[i], elems[i] = blindPart{fin: fin, n: hi - lo}, req.Elements
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	return parts, slices.Concat(elems...), nil
+}
+
+// finalizeParts finalises each part with its run of the evaluated
+// elements, at once, and returns the outputs in order.
+func finalizeParts(parts []blindPart, evaluated []group.Element) ([][]byte, error) {
+	total := 0
+	for _, p := range parts {
+		total += p.n
+	}
+	if len(evaluated) != total {
+		return nil, fmt.Errorf("%d evaluated elements for %d keys", len(evaluated), total)
+	}
+	outs := make([][][]byte, len(parts))
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	at := 0
+	for i, p := range parts {
+		ev := evaluated[at : at+p.n]
+		at += p.n
+		wg.Go(func() {
+			outs[i], errs[i] = oprf.NewClient(suite).Finalize(p.fin, &oprf.Evaluation{Elements: ev})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return slices.Concat(outs...), nil
 }
 
 // RateLimitError is a refusal for rate; it wraps ErrRateLimited and says

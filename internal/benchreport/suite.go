@@ -195,8 +195,9 @@ func Suites() []Suite {
 		{
 			Name: "match", Package: "./federation/match",
 			About: "The OPRF match per element against HMAC-SHA512 (the rejected shared-key design) and an ed25519 verification: " +
-				"interleaved in BenchmarkEvaluateRatios, as separate benchmarks in the full run.",
-			Quick: Run{Bench: "^BenchmarkEvaluateRatios$", Benchtime: "50x", Count: 3, Timeout: 10 * m},
+				"interleaved in BenchmarkEvaluateRatios, as separate benchmarks in the full run; the receiver's blind and finalise " +
+				"of a full request in one part per CPU against one part, interleaved in BenchmarkReceiverParts.",
+			Quick: Run{Bench: "^(BenchmarkEvaluateRatios|BenchmarkReceiverParts)$", Benchtime: "50x", Count: 3, Timeout: 10 * m},
 			Full:  Run{Bench: ".", Benchtime: "300x", Count: 6, Timeout: 60 * m},
 			Baselines: []BaselineRule{
 				{Measured: `^BenchmarkIssuerEvaluate$`, Baseline: "BenchmarkBaselineHMAC"},
@@ -207,6 +208,7 @@ func Suites() []Suite {
 				{Value: "eval-µs/element", BaselineLabel: "HMAC-SHA512, interleaved", Ratio: "eval/hmac"},
 				{Value: "eval-µs/element", BaselineLabel: "ed25519 verify, interleaved", Ratio: "eval/ed25519verify"},
 				{Value: "recv-µs/element", Baseline: "eval-µs/element", Ratio: "recv/eval"},
+				{Value: "parallel-µs/element", Baseline: "serial-µs/element", Ratio: "parallel/serial"},
 			},
 		},
 		{
