@@ -433,10 +433,10 @@ type blindPart struct {
 }
 
 // blindParts blinds inputs in parts, at most workers (one per CPU) and
-// none under minPart keys, at once; it returns the parts and every blinded element,
-// in the order of inputs. Base-mode OPRF (no proof) evaluates element by
-// element, so one request may carry the parts' elements together and
-// finalizeParts split the answer again.
+// none under minPart keys, at once; it returns the parts and every blinded
+// element, in the order of inputs. Base-mode OPRF (no proof) evaluates
+// element by element, so one request may carry the parts' elements
+// together and finalizeParts split the answer again.
 func blindParts(inputs [][]byte, workers int) ([]blindPart, []group.Element, error) {
 	n := max(1, min(workers, len(inputs)/minPart))
 	parts := make([]blindPart, n)
