@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -34,6 +35,29 @@ func sharesKey(d *matchkeys.Deriver, a, b v1.ChildIdentity) bool {
 	return false
 }
 
+// meetingChild draws, from a generator of issuer's children seeded with
+// seed, a case whose variant meets the original (as about four in five do):
+// a shared key, and a candidate for its alert. It returns the deriver and
+// the generator too.
+func meetingChild(t *testing.T, seed int64, issuer v1.AuthorityCode, now time.Time) (*matchkeys.Deriver, *synthetic.Generator, *v1.Case, v1.ChildIdentity) {
+	t.Helper()
+	d, err := matchkeys.New(matchkeys.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := synthetic.New(seed, synthetic.WithAuthority(issuer), synthetic.WithClock(now))
+	for range 50 {
+		cs := g.Case()
+		v := g.Variant(cs)
+		band, sex := matchkeys.AlertFields(cs.Identity, now)
+		if sharesKey(d, cs.Identity, v) && d.Candidate(v, now, band, sex) {
+			return d, g, cs, v
+		}
+	}
+	t.Fatal("no synthetic child with a meeting variant in 50 draws")
+	return nil, nil, nil, v1.ChildIdentity{}
+}
+
 func mustRefer(t *testing.T, n *nodetest.Node, id v1.ChildIdentity, from *v1.Case) v1.CaseID {
 	t.Helper()
 	r, err := n.App.CreateReferral(context.Background(), n.Worker, node.NewReferral{
@@ -56,27 +80,7 @@ func TestAlertMatchesTheVariantOnlyAndLeaksNothing(t *testing.T) {
 	a, b, cn := c.Nodes[0], c.Nodes[1], c.Nodes[2]
 	ctx := context.Background()
 	now := time.Now()
-	d, err := matchkeys.New(matchkeys.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := synthetic.New(41, synthetic.WithAuthority(a.Authority), synthetic.WithClock(now))
-
-	// A child whose variant meets the original, as about four in five do.
-	var base *v1.Case
-	var variant v1.ChildIdentity
-	for range 50 {
-		cs := g.Case()
-		v := g.Variant(cs)
-		band, sex := matchkeys.AlertFields(cs.Identity, now)
-		if sharesKey(d, cs.Identity, v) && d.Candidate(v, now, band, sex) {
-			base, variant = cs, v
-			break
-		}
-	}
-	if base == nil {
-		t.Fatal("no synthetic child with a meeting variant in 50 draws")
-	}
+	d, g, base, variant := meetingChild(t, 41, a.Authority, now)
 	aIdentity := base.Identity
 	aIdentity.Names = append(slices.Clone(aIdentity.Names), v1.PersonName{Kind: v1.NameAlias, Given: "Canaryzq", Family: "Wexford"})
 	aCase := mustRefer(t, a, aIdentity, base)
@@ -311,4 +315,84 @@ func TestOnlyTargetsMayQueryAnAlert(t *testing.T) {
 	if !denied || !allowed {
 		t.Errorf("A's audit: refusal of %s recorded %v, answer to %s recorded %v", cn.Authority, denied, b.Authority, allowed)
 	}
+}
+
+// A caseload with more identity keys than the issuer lets one authority
+// have evaluated in a window is matched in full over several windows, on
+// real hosts: B keeps what A answered, waits out each limit, asks only the
+// keys still unanswered, and finds the child. A's audit of B's queries adds
+// up to B's distinct keys: none was asked twice.
+func TestLargeCaseloadMatchedAcrossRateLimitWindows(t *testing.T) {
+	c := nodetest.New(t, nodetest.Config{Nodes: 2, Patience: 90 * time.Second,
+		Matching: func(ic *match.IssuerConfig, rc *match.ReceiverConfig) {
+			ic.MaxElementsPerRequest, ic.PeerElementsPerWindow, ic.Window = 16, 32, time.Second
+			rc.MaxElementsPerRequest = 16
+		}})
+	a, b := c.Nodes[0], c.Nodes[1]
+	ctx := context.Background()
+	now := time.Now()
+	d, g, base, variant := meetingChild(t, 43, a.Authority, now)
+	aCase := mustRefer(t, a, base.Identity, base)
+
+	// B holds the variant after 30 other children of the same birth date and
+	// sex (all candidates for the alert, none the child), so its query is
+	// several windows long.
+	band, sex := matchkeys.AlertFields(base.Identity, now)
+	keys := map[string]bool{}
+	addKeys := func(id v1.ChildIdentity) {
+		for _, k := range d.Keys(id) {
+			keys[string(k.Bytes)] = true
+		}
+	}
+	for len(keys) < 100 {
+		other := g.Identity()
+		other.DateOfBirth, other.Sex = base.Identity.DateOfBirth, base.Identity.Sex
+		if sharesKey(d, base.Identity, other) || !d.Candidate(other, now, band, sex) {
+			continue
+		}
+		mustRefer(t, b, other, base)
+		addKeys(other)
+	}
+	bVariant := mustRefer(t, b, variant, base)
+	addKeys(variant)
+
+	raised, err := a.CrossBorder.RaiseAlert(ctx, a.Worker, node.NewAlert{
+		Case: aCase, Type: v1.AlertMayBeInArea, Urgency: v1.UrgencyHigh,
+		TargetAuthorities: []v1.AuthorityCode{b.Authority}, Contact: v1.ContactDutyDesk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := raised.Alert.ID
+	c.Eventually("B has matched the alert in full", func() bool {
+		r, err := b.Store.ReceivedAlert(id)
+		return err == nil && !r.MatchedAt.IsZero()
+	})
+	tasks, err := b.CrossBorder.Tasks(ctx, b.Worker, true, 0)
+	if err != nil || len(tasks) != 1 || tasks[0].Case != bVariant {
+		t.Fatalf("B's tasks = %+v, %v; want one, on case %s", tasks, err, bVariant)
+	}
+	evaluated, limited := 0, 0
+	for _, e := range auditOf(t, a.Store) {
+		if e.Action != v1.ActionAlertMatchQuery || e.Subject != string(id) {
+			continue
+		}
+		var n int
+		var status string
+		if _, err := fmt.Sscanf(e.Reason, "%d elements, answered %s", &n, &status); err != nil {
+			t.Fatalf("audit reason %q: %v", e.Reason, err)
+		}
+		switch status {
+		case "ok":
+			evaluated += n
+		case "rate_limited":
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Errorf("no query was rate-limited: %d keys against 32 a window should have been", len(keys))
+	}
+	if evaluated != len(keys) {
+		t.Errorf("A evaluated %d elements for B, want its %d distinct keys exactly once each", evaluated, len(keys))
+	}
+	t.Logf("%d distinct keys, evaluated once each over %d rate-limited refusals", len(keys), limited)
 }

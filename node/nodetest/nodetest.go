@@ -37,6 +37,9 @@ type Config struct {
 	LogLevel slog.Leveler
 	// Patience bounds every wait for the network; default 30s.
 	Patience time.Duration
+	// Matching, when set, adjusts every node's match issuer and receiver
+	// (their limits, say) before they start.
+	Matching func(*match.IssuerConfig, *match.ReceiverConfig)
 }
 
 func (c *Config) defaults(t testing.TB) {
@@ -305,6 +308,10 @@ func (c *Cluster) startFederation(n *Node) {
 	log := c.logger(n.Authority)
 	rc := match.DefaultReceiverConfig()
 	rc.Host, rc.Logger = n.MatchSent.Opener(n.Host.Libp2p()), log
+	ic := match.DefaultIssuerConfig()
+	if c.Config.Matching != nil {
+		c.Config.Matching(&ic, &rc)
+	}
 	var err error
 	n.Receiver, err = match.NewReceiver(rc)
 	if err != nil {
@@ -325,7 +332,6 @@ func (c *Cluster) startFederation(n *Node) {
 	ctx, stop := context.WithCancel(context.Background())
 	n.stopLoops = stop
 	n.loops.Go(func() { n.CrossBorder.KeepMatching(ctx) })
-	ic := match.DefaultIssuerConfig()
 	ic.Host, ic.Keys, ic.Logger = n.MatchServed.Handlers(n.Host.Libp2p()), wiring.MatchKeys{Store: n.Store}, log
 	ic.Authorize, ic.Audit = wiring.IssuerHooks(n.Host, n.CrossBorder)
 	n.Issuer, err = match.NewIssuer(ic)
