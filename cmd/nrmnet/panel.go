@@ -101,10 +101,11 @@ func nodePeerID(keysDir string) (peer.ID, error) {
 func newPanelCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "panel",
-		Short: "Look after this node's combined panels (status, membership, recovery)",
+		Short: "Look after this node's combined panels (status, membership, keys, recovery)",
 		Long: `A combined panel keeps its decisions in a Raft group of its members' nodes.
-status, reconcile, add and remove talk to a running node's API; recover works offline, on
-a stopped node, and is only for a panel that has lost its majority for good
+status, reconcile, add and remove talk to a running node's API. data-key makes a new
+panel's shared data key, once, on one member (copy it to the others). recover works
+offline, on a stopped node, and is only for a panel that has lost its majority for good
 (read docs/recover-panel.md first).`,
 	}
 	cmd.AddCommand(newPanelStatusCommand(), newPanelReconcileCommand(), newPanelAddCommand(), newPanelRemoveCommand(),
