@@ -3,8 +3,10 @@ package consensus
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -188,6 +190,53 @@ func TestSealedCommandsOpenOnlyWithTheKeyAndPanel(t *testing.T) {
 	}{"other key": {other, sealed}, "other panel": {otherPanel, sealed}, "tampered": {s, tampered}, "short": {s, sealed[:10]}, "plain": {s, []byte("CANARY child views plus padding")}} {
 		if _, err := tc.s.openCommand(tc.data); !errors.Is(err, ErrUnreadable) {
 			t.Errorf("%s: got %v, want ErrUnreadable", name, err)
+		}
+	}
+}
+
+// A data key's ID is the same for the same key and panel, differs for
+// another key or panel, and does not hold the key.
+func TestDataKeyID(t *testing.T) {
+	key := randKey()
+	id := DataKeyID(key, "islington-camden")
+	if len(id) != 16 || id != DataKeyID(bytes.Clone(key), "islington-camden") {
+		t.Fatalf("DataKeyID = %q, not 16 hex digits the same each time", id)
+	}
+	if id == DataKeyID(randKey(), "islington-camden") || id == DataKeyID(key, "north-yorkshire-york") {
+		t.Fatal("another key or panel has the same ID")
+	}
+	if strings.Contains(id, hex.EncodeToString(key[:8])) {
+		t.Fatal("the ID shows the key")
+	}
+}
+
+// A member whose data key is not the proposer's refuses the entry, counts
+// it as applied, and says in the log, with its key ID, that the keys differ.
+func TestSealedFSMSaysWhenKeysDiffer(t *testing.T) {
+	fsm := openKV(t, t.TempDir())
+	defer fsm.close()
+	var logged bytes.Buffer
+	mine, theirs := randKey(), randKey()
+	cfg := Config{Panel: "islington-camden", FSM: fsm, DataKey: mine, Logger: slog.New(slog.NewTextHandler(&logged, nil))}
+	m, _, err := cfg.stateMachine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proposer, _ := newSealer(theirs, "islington-camden")
+	sealed, err := proposer.sealCommand([]byte(`{"id":"0123456789abcdef0123456789abcdef","key":"k","value":"v"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := m.Apply(&raft.Log{Index: 7, Type: raft.LogCommand, Data: sealed})
+	if err, ok := res.(error); !ok || !errors.Is(err, ErrUnreadable) {
+		t.Fatalf("Apply = %v, want ErrUnreadable", res)
+	}
+	if got := m.(*sealedFSM).AppliedIndex(); got != 7 {
+		t.Errorf("AppliedIndex = %d, want 7 (refused entries count as applied)", got)
+	}
+	for _, want := range []string{"level=ERROR", "does not open with this member's data key", "key_id=" + DataKeyID(mine, "islington-camden"), "index=7"} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("log %q lacks %q", logged.String(), want)
 		}
 	}
 }

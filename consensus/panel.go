@@ -111,6 +111,9 @@ func New(cfg Config) (p *Panel, err error) {
 	if p.fsm, p.seal, err = cfg.stateMachine(); err != nil {
 		return nil, err
 	}
+	if p.seal != nil {
+		logger.Info("panel commands sealed with the panel data key", "key_id", DataKeyID(cfg.DataKey, cfg.Panel))
+	}
 	if p.store, p.snaps, err = openStores(cfg, logger); err != nil {
 		return nil, err
 	}
@@ -162,7 +165,11 @@ func (c Config) stateMachine() (raft.FSM, *sealer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &sealedFSM{inner: c.FSM, s: s}, s, nil
+	log := c.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &sealedFSM{inner: c.FSM, s: s, log: log.With("panel", string(c.Panel)), keyID: DataKeyID(c.DataKey, c.Panel)}, s, nil
 }
 
 func openStores(cfg Config, logger *slog.Logger) (*raftstore.Store, *raftstore.SnapshotStore, error) {

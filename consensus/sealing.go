@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
@@ -45,6 +49,16 @@ func newSealer(key []byte, panel v1.PanelID) (*sealer, error) {
 		return nil, fmt.Errorf("consensus: data key: %w", err)
 	}
 	return &sealer{aead: aead, panel: panel}, nil
+}
+
+// DataKeyID names a panel data key without revealing it: 16 hex digits of
+// an HMAC-SHA256 under the key of a fixed label and the panel ID. Every
+// member of a panel must show the same ID; two different keys show
+// different IDs (a collision needs 2^32 keys).
+func DataKeyID(key []byte, panel v1.PanelID) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("nrmnet/panel-data-key-id/1/" + string(panel)))
+	return hex.EncodeToString(m.Sum(nil)[:8])
 }
 
 func (s *sealer) commandAAD() []byte { return []byte("nrmnet/panel-command/1/" + string(s.panel)) }
@@ -219,6 +233,8 @@ func (or *openingReader) next() error {
 type sealedFSM struct {
 	inner FSM
 	s     *sealer
+	log   *slog.Logger
+	keyID string // DataKeyID of this member's key, for the log
 	// refused is the index of the last entry that did not open; it counts
 	// as applied (the FSM goroutine is past it), see AppliedIndex.
 	refused atomic.Uint64
@@ -231,8 +247,13 @@ func (f *sealedFSM) Apply(l *raft.Log) any {
 	plain, err := f.s.openCommand(l.Data)
 	if err != nil {
 		// Every member holds the same key, so every member refuses the
-		// same entry: the state stays the same everywhere.
+		// same entry: the state stays the same everywhere. If this
+		// member's key is not the others', it refuses what they apply,
+		// and its state parts from theirs: say so, loudly.
 		f.refused.Store(l.Index)
+		f.log.Error("a panel command does not open with this member's data key: if the other members applied it, "+
+			"their keys differ from this one (compare the key ID that 'nrmnet panel data-key PANEL --show' prints on every member) "+
+			"and this member's panel state no longer matches theirs", "index", l.Index, "key_id", f.keyID, "err", err)
 		return err
 	}
 	opened := *l

@@ -400,6 +400,7 @@ func panelOfNode(dir, arg string) (v1.PanelID, storage.Config, error) {
 
 func newPanelDataKeyCommand() *cobra.Command {
 	var dir string
+	var show bool
 	cmd := &cobra.Command{
 		Use:   "data-key PANEL",
 		Short: "Make a new panel's shared data key, once, on one of its members",
@@ -408,9 +409,12 @@ records before it leaves the member: its witness, which has no key, keeps only
 ciphertext. Run this once, on one member, before the panel first starts; then copy
 the file it names, by the route you use for other keys, into the same place on every
 other member (never onto the witness), owner-only (0600). It refuses to replace a key
-that exists: a second key would split the panel.`,
-		Example: `  nrmnet panel data-key islington-camden --dir /var/lib/nrmnet`,
-		Args:    cobra.ExactArgs(1),
+that exists: a second key would split the panel. With --show it makes nothing and prints
+the ID of the key this node holds (an HMAC of it, not the key): every member must show
+the same ID.`,
+		Example: `  nrmnet panel data-key islington-camden --dir /var/lib/nrmnet
+  nrmnet panel data-key islington-camden --show --dir /var/lib/nrmnet`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, sc, err := panelOfNode(dir, args[0])
 			if err != nil {
@@ -418,6 +422,17 @@ that exists: a second key would split the panel.`,
 			}
 			keysDir := sc.KeysDir
 			path := filepath.Join(keysDir, fmt.Sprintf(panelDataKeyFile, id))
+			if show {
+				k, err := panelDataKey(keysDir, id)
+				if err != nil {
+					return err
+				}
+				if k == nil {
+					return missingDataKey(id, keysDir)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Panel %s's data key on this node (%s): ID %s\n", id, path, consensus.DataKeyID(k, id))
+				return nil
+			}
 			if _, err := os.Stat(path); err == nil {
 				return fmt.Errorf("this node already holds panel %s's data key (%s): copy that file to the other members; "+
 					"making another would split the panel", id, path)
@@ -425,10 +440,16 @@ that exists: a second key would split the panel.`,
 			if err := createPanelDataKey(id, keysDir); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Made panel %s's data key: %s\nCopy it to the same place on every other member of the panel (not its witness), owner-only (0600).\n", id, path)
+			k, err := panelDataKey(keysDir, id)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Made panel %s's data key: %s (ID %s)\nCopy it to the same place on every other member of the panel (not its witness), owner-only (0600), "+
+				"and check that 'nrmnet panel data-key %s --show' prints the same ID on each.\n", id, path, consensus.DataKeyID(k, id), id)
 			return nil
 		},
 	}
 	nodeDirFlag(cmd, &dir)
+	cmd.Flags().BoolVar(&show, "show", false, "make nothing; print the ID of the data key this node holds")
 	return cmd
 }

@@ -106,6 +106,16 @@ func makePanelDataKey(t *testing.T, dir, keysDir string) []byte {
 	if again, err := os.ReadFile(path); err != nil || !bytes.Equal(again, k) {
 		t.Fatal("the refused second data-key changed the key")
 	}
+	keyID := consensus.DataKeyID(k, cliPanel)
+	if !strings.Contains(out, "ID "+keyID) {
+		t.Errorf("data-key output does not give the key's ID %s:\n%s", keyID, out)
+	}
+	if shown, err := runCLI(t, "panel", "data-key", string(cliPanel), "--show", "--dir", dir); err != nil || !strings.Contains(shown, "ID "+keyID) {
+		t.Errorf("--show: %v\n%s; want ID %s", err, shown, keyID)
+	}
+	if shown, err := runCLI(t, "panel", "data-key", "north-lincs", "--show", "--dir", dir); err == nil || !strings.Contains(err.Error(), "holds no shared data key") {
+		t.Errorf("--show without a key: %v\n%s", err, shown)
+	}
 	return k
 }
 

@@ -344,7 +344,8 @@ func initNode(dir string, m Member, run func(...string) ([]byte, error)) (Node, 
 
 // sharePanelDataKeys gives every panel's members (not its witness) the
 // panel's shared data key, as an operator would: 'nrmnet panel data-key' on
-// the panel's first member, then the file copied, owner-only, to the others.
+// the panel's first member, then the file copied, owner-only, to the others,
+// then 'nrmnet panel data-key --show' on each to check they show one ID.
 func sharePanelDataKeys(members []Member, nodes []Node, runEnv func(env []string, args ...string) ([]byte, error)) error {
 	holders := map[v1.PanelID][]Node{}
 	var panels []v1.PanelID
@@ -372,6 +373,23 @@ func sharePanelDataKeys(members []Member, nodes []Node, runEnv func(env []string
 		for _, n := range holders[id][1:] {
 			if err := writeNew(filepath.Join(n.KeysDir, name), key); err != nil {
 				return fmt.Errorf("panel %s: %s: %w", id, n.Code, err)
+			}
+		}
+		// And check, as the runbook says, that every member shows one ID.
+		var firstID string
+		for _, n := range holders[id] {
+			out, err := runEnv([]string{"NRMNET_KEYS_DIR=" + n.KeysDir}, "panel", "data-key", string(id), "--show", "--dir", n.NodeDir)
+			if err != nil {
+				return err
+			}
+			keyID := strings.TrimSpace(string(out))
+			if i := strings.LastIndex(keyID, " ID "); i >= 0 {
+				keyID = keyID[i+len(" ID "):]
+			}
+			if firstID == "" {
+				firstID = keyID
+			} else if keyID != firstID {
+				return fmt.Errorf("panel %s: %s shows data key %s, %s shows %s", id, n.Code, keyID, first.Code, firstID)
 			}
 		}
 	}
